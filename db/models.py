@@ -1,0 +1,300 @@
+"""SQLAlchemy 2 typed models for the whole schema (see ARCHITECTURE.md).
+
+Every constraint is named (through the metadata naming convention or explicitly) so
+migrations stay readable. Human work (ratings, comparisons, manual masks, decisions) is
+kept apart from machine output by `source` columns and separate tables.
+
+ON DELETE, deliberately:
+- deleting a run removes its checkpoints, samples, metrics and the ratings of those samples;
+- a checkpoint that a decision points at cannot be deleted on its own (NO ACTION) until the decision is;
+- deleting a rater is refused while their ratings, comparisons or decisions exist
+  (human work is never dropped silently); their manual masks keep the mask, rater set NULL;
+- images are never deleted while a row uses them (RESTRICT).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_uq",
+    "ck": "%(table_name)s_%(constraint_name)s_ck",
+    "fk": "%(table_name)s_%(column_0_name)s_fk",
+    "pk": "%(table_name)s_pk",
+}
+
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+MASK_SOURCES = ("ground_truth", "unet", "contour", "manual")
+MASK_STATUSES = ("accepted", "needs_review", "rejected")
+WINNERS = ("a", "b", "tie")
+SPLITS = ("train", "val")
+SCORE_COLUMNS = ("generality", "emoji_style", "quality")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (CheckConstraint(_in("status", RUN_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    config: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    code_version: Mapped[str | None] = mapped_column(String(100))
+
+    checkpoints: Mapped[list[Checkpoint]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", passive_deletes=True, order_by="Checkpoint.step"
+    )
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("run_id", "step"), CheckConstraint("step >= 0", name="step"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[float] = mapped_column(Float, default=0.0)
+    path: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    run: Mapped[Run] = relationship(back_populates="checkpoints")
+
+
+class PromptSet(Base):
+    __tablename__ = "prompt_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    prompts: Mapped[list[Prompt]] = relationship(back_populates="prompt_set", order_by="Prompt.position")
+
+
+class Prompt(Base):
+    __tablename__ = "prompts"
+    __table_args__ = (
+        UniqueConstraint("set_id", "position"),
+        CheckConstraint("length(text) > 0", name="text_not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("prompt_sets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(500))
+
+    prompt_set: Mapped[PromptSet] = relationship(back_populates="prompts")
+
+
+class Image(Base):
+    """Every image the loop makes or edits, stored once, keyed by the sha256 of its PNG bytes."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        CheckConstraint("length(sha256) = 64", name="sha256_length"),
+        CheckConstraint("width > 0 AND height > 0", name="size"),
+    )
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Sample(Base):
+    __tablename__ = "samples"
+    __table_args__ = (
+        UniqueConstraint("checkpoint_id", "prompt_id", "seed"),
+        CheckConstraint("top_k >= 0", name="top_k"),
+        CheckConstraint("top_p > 0 AND top_p <= 1", name="top_p"),
+        CheckConstraint("temperature > 0", name="temperature"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), index=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="RESTRICT"), index=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    top_k: Mapped[int] = mapped_column(Integer)
+    top_p: Mapped[float] = mapped_column(Float)
+    temperature: Mapped[float] = mapped_column(Float)
+    image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="RESTRICT"), index=True)
+    perplexity: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    checkpoint: Mapped[Checkpoint] = relationship()
+    prompt: Mapped[Prompt] = relationship()
+
+
+class Rater(Base):
+    __tablename__ = "raters"
+    __table_args__ = (CheckConstraint("length(name) > 0", name="name_not_empty"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("rater_id", "sample_id"),
+        *(CheckConstraint(f"{c} BETWEEN 1 AND 5", name=c) for c in SCORE_COLUMNS),
+        Index("ix_ratings_sample_id", "sample_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="RESTRICT"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    generality: Mapped[int] = mapped_column(Integer)
+    emoji_style: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Comparison(Base):
+    __tablename__ = "comparisons"
+    __table_args__ = (
+        CheckConstraint(_in("winner", WINNERS), name="winner"),
+        CheckConstraint("sample_a <> sample_b", name="distinct_samples"),
+        UniqueConstraint("rater_id", "sample_a", "sample_b"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="RESTRICT"), index=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="RESTRICT"))
+    sample_a: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    sample_b: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    winner: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+    __table_args__ = (UniqueConstraint("run_id", "name", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(50))
+    value: Mapped[float] = mapped_column(Float)
+
+
+class DatasetItem(Base):
+    """One image of a dataset folder on disk (the files stay on disk; the DB indexes them)."""
+
+    __tablename__ = "dataset_items"
+    __table_args__ = (
+        UniqueConstraint("dataset", "file"),
+        CheckConstraint(_in("split", SPLITS), name="split"),
+        Index("ix_dataset_items_dataset_split", "dataset", "split"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    file: Mapped[str] = mapped_column(String(500))
+    caption: Mapped[str] = mapped_column(String(500))
+    emoji: Mapped[str | None] = mapped_column(String(50))
+    codepoints: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(100))
+    license: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(5))
+    white_share: Mapped[float | None] = mapped_column(Float)
+
+
+class Mask(Base):
+    """A foreground mask for a dataset item or a generated sample (exactly one of the two)."""
+
+    __tablename__ = "masks"
+    __table_args__ = (
+        CheckConstraint(_in("source", MASK_SOURCES), name="source"),
+        CheckConstraint(_in("status", MASK_STATUSES), name="status"),
+        CheckConstraint(
+            "(dataset_item_id IS NULL) <> (sample_id IS NULL)", name="one_subject"
+        ),
+        Index("ix_masks_sample_id", "sample_id"),
+        Index("ix_masks_dataset_item_id", "dataset_item_id"),
+        Index("ix_masks_status_source", "status", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_item_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_items.id", ondelete="CASCADE"))
+    sample_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="RESTRICT"))
+    source: Mapped[str] = mapped_column(String(20))
+    round: Mapped[int | None] = mapped_column(Integer)
+    confidence_mean: Mapped[float | None] = mapped_column(Float)
+    confidence_boundary: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))
+    for_validation: Mapped[bool] = mapped_column(Boolean, default=False)
+    rater_id: Mapped[int | None] = mapped_column(ForeignKey("raters.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SegmentationRound(Base):
+    __tablename__ = "segmentation_rounds"
+    __table_args__ = (CheckConstraint("round >= 1", name="round"),)
+
+    round: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    encoder: Mapped[str] = mapped_column(String(100))
+    train_size: Mapped[int] = mapped_column(Integer)
+    val_size: Mapped[int] = mapped_column(Integer, default=0)
+    val_iou: Mapped[float | None] = mapped_column(Float)
+    val_dice: Mapped[float | None] = mapped_column(Float)
+    predicted: Mapped[int] = mapped_column(Integer, default=0)
+    share_accepted: Mapped[float | None] = mapped_column(Float)
+    gate: Mapped[str | None] = mapped_column(String(50))
+    plateau: Mapped[bool] = mapped_column(Boolean, default=False)
+    model_path: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Decision(Base):
+    """The chosen stopping checkpoint of a run, made by an admin, with a reason."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (CheckConstraint("length(reason) > 0", name="reason_not_empty"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    # NO ACTION (checked at the end of the statement): a chosen checkpoint cannot be deleted on its
+    # own, but deleting the whole run removes the decision and its checkpoints together.
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="RESTRICT"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,92 @@
+"""Runs, their status and their metrics."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from db.errors import RunNotFound
+from db.models import RUN_STATUSES, Checkpoint, Metric, Run, utcnow
+
+
+def add_run(session: Session, name: str, config: dict, code_version: str | None = None) -> Run:
+    run = Run(name=name, config=config, status="running", code_version=code_version)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise RunNotFound(f"run {run_id} not found")
+    return run
+
+
+def get_run_by_name(session: Session, name: str) -> Run | None:
+    return session.scalar(select(Run).where(Run.name == name))
+
+
+def find_run(session: Session, key: str) -> Run:
+    """A run by name, or by id when `key` is a number."""
+    run = get_run_by_name(session, key)
+    if run is None and key.isdigit():
+        run = session.get(Run, int(key))
+    if run is None:
+        names = session.scalars(select(Run.name).order_by(Run.id)).all()
+        hint = f"; known runs: {', '.join(names)}" if names else "; there are no runs yet"
+        raise RunNotFound(f"run {key!r} not found{hint}")
+    return run
+
+
+def list_runs(session: Session) -> list[Run]:
+    return list(session.scalars(select(Run).order_by(Run.id)))
+
+
+def set_run_status(session: Session, run_id: int, status: str, error: str | None = None) -> None:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}")
+    run = get_run(session, run_id)
+    run.status = status
+    run.error = error
+    run.finished_at = None if status == "running" else utcnow()
+
+
+def add_metrics(session: Session, run_id: int, step: int, values: Mapping[str, float]) -> None:
+    """Write one step's metrics; a re-run of the same step (after a resume) overwrites them."""
+    rows = [{"run_id": run_id, "step": step, "name": k, "value": float(v)} for k, v in values.items()]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}.get(dialect)
+    if insert is None:
+        session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step == step))
+        session.add_all(Metric(**r) for r in rows)
+        return
+    stmt = insert(Metric).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_id", "name", "step"], set_={"value": stmt.excluded.value}
+    )
+    session.execute(stmt)
+
+
+def delete_metrics_after(session: Session, run_id: int, step: int) -> int:
+    """Drop metrics logged after `step` (a resumed run re-logs them from its checkpoint)."""
+    result = session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step > step))
+    return result.rowcount or 0
+
+
+def list_metrics(session: Session, run_id: int, names: Iterable[str] | None = None) -> list[Metric]:
+    query = select(Metric).where(Metric.run_id == run_id)
+    if names is not None:
+        query = query.where(Metric.name.in_(list(names)))
+    return list(session.scalars(query.order_by(Metric.name, Metric.step)))
+
+
+def latest_checkpoint(session: Session, run_id: int) -> Checkpoint | None:
+    return session.scalar(
+        select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.step.desc()).limit(1)
+    )

@@ -1,0 +1,116 @@
+"""Prompt sets, checkpoints and their samples (with images) written in one transaction."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image as PILImage
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.errors import CheckpointNotFound, SampleNotFound
+from db.images import put_image
+from db.models import Checkpoint, Prompt, PromptSet, Sample
+
+
+@dataclass(frozen=True)
+class NewSample:
+    """One generated image, ready to be stored with its checkpoint."""
+
+    prompt_id: int
+    seed: int
+    image: PILImage.Image
+    top_k: int = 2048
+    top_p: float = 0.995
+    temperature: float = 1.0
+    perplexity: float | None = None
+
+
+def ensure_prompt_set(session: Session, name: str, texts: Sequence[str]) -> PromptSet:
+    """Get the prompt set `name`, creating it from `texts` the first time.
+
+    An existing set must hold the same texts: silently evaluating other prompts under the same
+    name would make checkpoints incomparable.
+    """
+    prompt_set = session.scalar(select(PromptSet).where(PromptSet.name == name))
+    if prompt_set is None:
+        prompt_set = PromptSet(name=name)
+        session.add(prompt_set)
+        session.flush()
+        session.add_all(Prompt(set_id=prompt_set.id, position=i, text=t) for i, t in enumerate(texts))
+        session.flush()
+        return prompt_set
+    stored = [p.text for p in prompt_set.prompts]
+    if stored != list(texts):
+        raise ValueError(f"prompt set {name!r} already exists with different prompts")
+    return prompt_set
+
+
+def list_prompts(session: Session, set_id: int) -> list[Prompt]:
+    return list(session.scalars(select(Prompt).where(Prompt.set_id == set_id).order_by(Prompt.position)))
+
+
+def add_checkpoint_with_samples(
+    session: Session,
+    run_id: int,
+    step: int,
+    epoch: float,
+    path: str | None,
+    samples: Sequence[NewSample],
+) -> Checkpoint:
+    """Write a checkpoint row, its samples and their images in the caller's transaction.
+
+    Call inside `write_session`: if anything fails (a bad image, a duplicate), nothing of the
+    batch remains, neither rows nor images.
+    """
+    checkpoint = Checkpoint(run_id=run_id, step=step, epoch=epoch, path=path)
+    session.add(checkpoint)
+    session.flush()
+    for new in samples:
+        sha = put_image(session, new.image)
+        session.add(
+            Sample(
+                checkpoint_id=checkpoint.id,
+                prompt_id=new.prompt_id,
+                seed=new.seed,
+                top_k=new.top_k,
+                top_p=new.top_p,
+                temperature=new.temperature,
+                image_sha256=sha,
+                perplexity=new.perplexity,
+            )
+        )
+    session.flush()
+    return checkpoint
+
+
+def get_checkpoint(session: Session, checkpoint_id: int) -> Checkpoint:
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    if checkpoint is None:
+        raise CheckpointNotFound(f"checkpoint {checkpoint_id} not found")
+    return checkpoint
+
+
+def list_checkpoints(session: Session, run_id: int | None = None) -> list[Checkpoint]:
+    query = select(Checkpoint)
+    if run_id is not None:
+        query = query.where(Checkpoint.run_id == run_id)
+    return list(session.scalars(query.order_by(Checkpoint.run_id, Checkpoint.step)))
+
+
+def get_sample(session: Session, sample_id: int) -> Sample:
+    sample = session.get(Sample, sample_id)
+    if sample is None:
+        raise SampleNotFound(f"sample {sample_id} not found (it may have been deleted)")
+    return sample
+
+
+def list_samples(session: Session, checkpoint_id: int) -> list[Sample]:
+    return list(
+        session.scalars(
+            select(Sample)
+            .join(Prompt, Prompt.id == Sample.prompt_id)
+            .where(Sample.checkpoint_id == checkpoint_id)
+            .order_by(Prompt.position, Sample.seed)
+        )
+    )

@@ -1,0 +1,45 @@
+"""Shared fixtures: a temp SQLite database per test, built by running the real migrations once."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from db.engine import make_engine
+from db.migrate import upgrade
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:  # fold the WAL into the main file so a plain copy is complete
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path, migrated_template) -> str:
+    path = tmp_path / "emojich.db"
+    shutil.copy(migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def home(tmp_path, db_url, monkeypatch) -> Path:
+    """A temp EMOJICH_HOME whose database is the migrated temp DB (for CLI and app tests)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("EMOJICH_HOME", str(home))
+    monkeypatch.setenv("EMOJICH_DB", db_url)
+    return home

@@ -1,0 +1,1 @@
+"""The workbench: the `emojich` CLI and the Streamlit app."""
