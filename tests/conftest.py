@@ -9,6 +9,14 @@ import pytest
 from db.engine import make_engine
 from db.migrate import upgrade
 
+# Each area keeps its fixtures in its own module.
+pytest_plugins = [
+    "tests.fixtures_dataset",
+    "tests.fixtures_training",
+    "tests.fixtures_segmentation",
+    "tests.fixtures_workbench",
+]
+
 
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory) -> Path:

@@ -1,0 +1,1 @@
+"""pytest fixtures for the dataset area (registered in conftest.py)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for the segmentation area (registered in conftest.py)."""

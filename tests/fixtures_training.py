@@ -1,0 +1,1 @@
+"""pytest fixtures for the training area (registered in conftest.py)."""

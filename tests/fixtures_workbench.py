@@ -1,0 +1,1 @@
+"""pytest fixtures for the workbench area (registered in conftest.py)."""

@@ -1,0 +1,1 @@
+"""Training side: dataset, ruDALL-E fine-tuning, segmentation, stickers. Never imports streamlit."""
