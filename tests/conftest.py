@@ -51,3 +51,14 @@ def home(tmp_path, db_url, monkeypatch) -> Path:
     monkeypatch.setenv("EMOJICH_HOME", str(home))
     monkeypatch.setenv("EMOJICH_DB", db_url)
     return home
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A real PostgreSQL server, started for this test session and removed after it."""
+    from tests.pg_server import PostgresServer
+
+    server = PostgresServer()
+    url = server.start()
+    yield url
+    server.stop()

@@ -10,7 +10,8 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 def upgrade(ctx: typer.Context, revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Create or migrate the database schema to the latest revision."""
     from db.engine import make_engine
-    from db.migrate import current_revision, upgrade as run_upgrade
+    from db.migrate import current_revision
+    from db.migrate import upgrade as run_upgrade
 
     run_upgrade(ctx.obj.db_url, revision)
     engine = make_engine(ctx.obj.db_url)
