@@ -1,0 +1,28 @@
+"""What a build or import did, for the CLI, the workbench and the bench script."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class BuildReport:
+    name: str
+    directory: Path
+    images: int = 0
+    unique_captions: int = 0
+    train: int = 0
+    val: int = 0
+    reused: int = 0
+    skipped_missing: int = 0  # emoji the font has no single glyph for
+    problems: list[str] = field(default_factory=list)  # one line per bad or normalised input file
+    elapsed_s: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"dataset {self.name}: {self.images} images ({self.train} train, {self.val} val), "
+            f"{self.unique_captions} unique captions, {self.reused} reused, "
+            f"{self.skipped_missing} emoji not in the font, {len(self.problems)} file notes, "
+            f"{self.elapsed_s:.1f} s → {self.directory}"
+        )
