@@ -2,6 +2,7 @@
 register in the database, statistics. Heavy imports stay inside the submodules."""
 
 from training.dataset.captions import normalize_caption
+from training.dataset.folder import import_folder
 from training.dataset.layout import DatasetNotFound, ItemRecord, dataset_dir, read_metadata
 from training.dataset.noto import build_noto_dataset
 from training.dataset.register import register_dataset
@@ -13,6 +14,7 @@ __all__ = [
     "ItemRecord",
     "build_noto_dataset",
     "dataset_dir",
+    "import_folder",
     "normalize_caption",
     "read_metadata",
     "register_dataset",

@@ -2,7 +2,7 @@
 CLDR Russian short names (`tts`) for every emoji the annotation files list.
 
 The two CLDR 48.2.0 files ship in `cldr/` (npm packages `cldr-annotations-full` and
-`cldr-annotations-derived-full`, Unicode License V3, see `cldr/LICENSE`). Their keys carry no
+`cldr-annotations-derived-full`, Unicode License V3, see `cldr/LICENSE.txt`). Their keys carry no
 U+FE0F. Skin-tone variants share the caption of their base emoji, as in the report's dataset.
 """
 

@@ -34,7 +34,7 @@ def write_noto_notices(directory: Path) -> None:
     licenses = directory / "LICENSES"
     licenses.mkdir(parents=True, exist_ok=True)
     (directory / "NOTICE").write_text(NOTO_NOTICE, encoding="utf-8")
-    shutil.copyfile(CLDR_DIR / "LICENSE", licenses / "Unicode-3.0.txt")
+    shutil.copyfile(CLDR_DIR / "LICENSE.txt", licenses / "Unicode-3.0.txt")
     if DEBIAN_APACHE.is_file():
         shutil.copyfile(DEBIAN_APACHE, licenses / "Apache-2.0.txt")
     else:
