@@ -134,3 +134,9 @@ def count_ground_truth_masks(session: Session, dataset: str, for_validation: boo
     if for_validation is not None:
         query = query.where(Mask.for_validation.is_(for_validation))
     return session.scalar(query) or 0
+
+
+def mean_white_share(session: Session, dataset: str) -> float | None:
+    query = select(func.avg(DatasetItem.white_share)).where(DatasetItem.dataset == dataset)
+    value = session.scalar(query)
+    return None if value is None else float(value)

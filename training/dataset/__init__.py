@@ -7,15 +7,20 @@ from training.dataset.layout import DatasetNotFound, ItemRecord, dataset_dir, re
 from training.dataset.noto import build_noto_dataset
 from training.dataset.register import register_dataset
 from training.dataset.report import BuildReport
+from training.dataset.stats import DatasetStats, compute_stats, save_word_count_histogram, stats_from_records
 
 __all__ = [
     "BuildReport",
+    "DatasetStats",
     "DatasetNotFound",
     "ItemRecord",
     "build_noto_dataset",
+    "compute_stats",
     "dataset_dir",
     "import_folder",
     "normalize_caption",
     "read_metadata",
     "register_dataset",
+    "save_word_count_histogram",
+    "stats_from_records",
 ]

@@ -20,9 +20,13 @@ class BuildReport:
     elapsed_s: float = 0.0
 
     def summary(self) -> str:
-        return (
-            f"dataset {self.name}: {self.images} images ({self.train} train, {self.val} val), "
-            f"{self.unique_captions} unique captions, {self.reused} reused, "
-            f"{self.skipped_missing} emoji not in the font, {len(self.problems)} file notes, "
-            f"{self.elapsed_s:.1f} s → {self.directory}"
-        )
+        parts = [
+            f"dataset {self.name}: {self.images} images ({self.train} train, {self.val} val)",
+            f"{self.unique_captions} unique captions",
+            f"{self.reused} reused",
+        ]
+        if self.skipped_missing:
+            parts.append(f"{self.skipped_missing} emoji skipped (not in the font)")
+        if self.problems:
+            parts.append(f"{len(self.problems)} input notes above")
+        return ", ".join(parts) + f", {self.elapsed_s:.1f} s → {self.directory}"
