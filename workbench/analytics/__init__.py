@@ -1,0 +1,1 @@
+"""Pure logic behind the workbench pages: score intervals, agreement, Bradley–Terry, stopping rule."""

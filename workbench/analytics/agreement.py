@@ -1,0 +1,42 @@
+"""Inter-rater agreement: Krippendorff's alpha (ordinal) from per-sample score counts."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import krippendorff
+import numpy as np
+
+WARN_BELOW = 0.4
+SCALE = (1, 2, 3, 4, 5)
+
+
+def value_count_matrix(rows: Iterable[tuple[int, int, int]]) -> np.ndarray:
+    """(sample_id, score, count) rows → a units × 5 matrix of how many raters gave each score."""
+    units: dict[int, np.ndarray] = {}
+    for sample_id, score, count in rows:
+        units.setdefault(sample_id, np.zeros(len(SCALE), dtype=float))[SCALE.index(score)] += count
+    if not units:
+        return np.zeros((0, len(SCALE)))
+    return np.stack(list(units.values()))
+
+
+def ordinal_alpha(rows: Iterable[tuple[int, int, int]]) -> float | None:
+    """Krippendorff's alpha for ordinal 1–5 scores; None when no sample has two ratings
+    or every rating is the same value (agreement is then undefined)."""
+    matrix = value_count_matrix(rows)
+    pairable = matrix[matrix.sum(axis=1) >= 2]
+    if len(pairable) == 0 or np.count_nonzero(pairable.sum(axis=0)) < 2:
+        return None
+    return float(
+        krippendorff.alpha(
+            value_counts=pairable, value_domain=list(SCALE), level_of_measurement="ordinal"
+        )
+    )
+
+
+def agreement_warning(alpha: float | None) -> str | None:
+    if alpha is None:
+        return "not enough overlapping ratings to measure agreement (each sample needs two raters)"
+    if alpha < WARN_BELOW:
+        return f"low agreement (α = {alpha:.2f} < {WARN_BELOW}): raters read this criterion differently"
+    return None

@@ -1,0 +1,168 @@
+"""Rate: the next unrated sample for this rater, blind, scored 1–5 on three criteria by keyboard.
+
+Keys: 1–5 score the highlighted criterion and move to the next; the third digit saves and shows
+the next image (3 keystrokes per image). S skips, B re-opens the previous image to change its
+scores (the same rating row is edited), U undoes the previous rating (deletes it, shows it again).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from db.errors import EmojichError, SampleNotFound
+from db.models import SCORE_COLUMNS
+from db.ratings import Scores, delete_rating, get_scores, last_rated_sample_id, next_item, rate_item, rating_progress, save_rating
+from workbench.app_pages import shared
+
+CRITERIA = {
+    "generality": ("Generality", "Shows the prompt's idea in a general, simplified form, not one specific scene."),
+    "emoji_style": ("Emoji style", "Looks like an emoji: flat bold shapes, clear outline, plain background."),
+    "quality": ("Quality", "Smooth and clean: no noise, glitches, broken or smeared parts."),
+}
+LEVELS = {1: "poor", 2: "weak", 3: "fair", 4: "good", 5: "excellent"}
+
+progress_query = shared.query(rating_progress)
+next_query = shared.query(next_item)
+item_query = shared.query(rate_item)
+scores_query = shared.query(get_scores)
+
+S = st.session_state
+S.setdefault("rate.scores", {})
+S.setdefault("rate.skipped", [])
+S.setdefault("rate.history", [])
+S.setdefault("rate.pinned", None)
+
+
+def _reset_scores() -> None:
+    S["rate.scores"] = {}
+
+
+def on_score(criterion: str, value: int, sample_id: int) -> None:
+    if sample_id != S.get("rate.shown"):
+        shared.flash("That key press arrived after the image had changed, so it was ignored.", "warning")
+        return
+    S["rate.scores"][criterion] = value
+    if len(S["rate.scores"]) == len(SCORE_COLUMNS):
+        save(sample_id)
+
+
+def save(sample_id: int) -> None:
+    rater = shared.rater()
+    scores = Scores(**S["rate.scores"])
+    _reset_scores()
+    try:
+        with shared.writing() as session:
+            saved = save_rating(session, rater.id, sample_id, scores)
+    except SampleNotFound as exc:
+        S["rate.pinned"] = None
+        shared.flash(f"{exc}. Here is the next one.", "warning")
+        shared.clear_queries()
+        return
+    except EmojichError as exc:
+        shared.report(exc)
+        return
+    S["rate.pinned"] = None
+    if sample_id in S["rate.history"]:
+        S["rate.history"].remove(sample_id)
+    S["rate.history"].append(sample_id)
+    verb = "Saved" if saved.created else "Updated your earlier rating"
+    shared.flash(f"{verb}: generality {scores.generality}, emoji style {scores.emoji_style}, quality {scores.quality}.")
+
+
+def on_skip(sample_id: int) -> None:
+    if sample_id not in S["rate.skipped"]:
+        S["rate.skipped"].append(sample_id)
+    S["rate.pinned"] = None
+    _reset_scores()
+
+
+def _previous_sample_id(rater_id: int) -> int | None:
+    if S["rate.history"]:
+        return S["rate.history"][-1]
+    with shared.reading() as session:
+        return last_rated_sample_id(session, rater_id)
+
+
+def on_back() -> None:
+    previous = _previous_sample_id(shared.rater().id)
+    if previous is None:
+        shared.flash("Nothing rated yet, so there is nothing to go back to.", "info")
+        return
+    S["rate.pinned"] = previous
+    _reset_scores()
+    shared.flash("Showing your previous image: score it again to change your rating (the same row is updated).", "info")
+
+
+def on_undo() -> None:
+    rater = shared.rater()
+    previous = _previous_sample_id(rater.id)
+    if previous is None:
+        shared.flash("Nothing to undo.", "info")
+        return
+    with shared.writing() as session:
+        deleted = delete_rating(session, rater.id, previous)
+    if previous in S["rate.history"]:
+        S["rate.history"].remove(previous)
+    S["rate.pinned"] = previous
+    _reset_scores()
+    shared.flash("Undone: your rating of this image was removed; rate it again." if deleted
+                 else "That rating was already gone.", "info")
+
+
+def criterion_row(criterion: str, sample_id: int, active: bool) -> None:
+    title, description = CRITERIA[criterion]
+    chosen = S["rate.scores"].get(criterion)
+    label, *buttons = st.columns([4, 1, 1, 1, 1, 1], vertical_alignment="center")
+    marker = "▶ " if active else ""
+    label.markdown(f"**{marker}{title}**" + (f" — {chosen}" if chosen else "") + f"  \n:gray[{description}]")
+    for value, column in zip(range(1, 6), buttons, strict=True):
+        column.button(
+            str(value), key=f"rate.{criterion}.{value}", help=LEVELS[value],
+            type="primary" if chosen == value else "secondary",
+            shortcut=str(value) if active else None,
+            on_click=on_score, args=(criterion, value, sample_id), width="stretch",
+        )
+
+
+rater = shared.rater()
+st.title("Rate")
+done, total = progress_query(rater.id)
+st.progress(done / total if total else 0.0, text=f"{done} / {total} rated")
+
+item = None
+if S["rate.pinned"] is not None:
+    item = item_query(S["rate.pinned"])
+    if item is None:
+        st.warning("The image you went back to was deleted meanwhile.")
+        S["rate.pinned"] = None
+if item is None:
+    item = next_query(rater.id, tuple(S["rate.skipped"]))
+if item is None:
+    if S["rate.skipped"]:
+        st.success(f"Everything else is rated. You skipped {len(S['rate.skipped'])} image(s).")
+        if st.button("Show the skipped images again", key="rate.unskip"):
+            S["rate.skipped"] = []
+            st.rerun()
+    else:
+        st.success("All images are rated. Thank you!" if total else "There are no samples to rate yet.")
+    st.stop()
+
+if S.get("rate.shown") != item.sample_id:
+    _reset_scores()
+S["rate.shown"] = item.sample_id
+image_col, form_col = st.columns([2, 3], gap="large")
+with image_col:
+    st.image(shared.image_at(item.image_sha256, 384), width=384)
+with form_col:
+    st.markdown(f"#### «{item.prompt}»")
+    earlier = scores_query(rater.id, item.sample_id)
+    if earlier:
+        st.caption(f"Your current rating: generality {earlier.generality}, emoji style {earlier.emoji_style}, "
+                   f"quality {earlier.quality}. Scoring again replaces it.")
+    pending = [c for c in SCORE_COLUMNS if c not in S["rate.scores"]]
+    for criterion in SCORE_COLUMNS:
+        criterion_row(criterion, item.sample_id, active=bool(pending) and criterion == pending[0])
+    st.caption("Keys: **1–5** score the ▶ criterion (three digits per image) · **S** skip · **B** back to the previous image · **U** undo it")
+    skip, back, undo = st.columns(3)
+    skip.button("Skip", key="rate.skip", shortcut="S", on_click=on_skip, args=(item.sample_id,), width="stretch")
+    back.button("Back", key="rate.back", shortcut="B", on_click=on_back, width="stretch")
+    undo.button("Undo", key="rate.undo", shortcut="U", on_click=on_undo, width="stretch")
