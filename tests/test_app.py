@@ -1,0 +1,166 @@
+"""The Streamlit app driven by AppTest against the temp database: login, every page, the writes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from db.engine import read_session, write_session
+from db.models import Comparison, Decision, Mask, Rating, Sample
+
+APP = str(Path(__file__).resolve().parent.parent / "workbench" / "app.py")
+
+
+def start(token: str | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if token is not None:
+        at.text_input(key="login.token").input(token)
+        at.button[0].click().run()
+    return at
+
+
+def count(engine, model, *where) -> int:
+    with read_session(engine) as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def messages(at) -> str:
+    return " | ".join(str(m.value) for kind in (at.error, at.warning, at.success, at.info) for m in kind)
+
+
+def rate(at, g: int, s: int, q: int) -> None:
+    for criterion, value in (("generality", g), ("emoji_style", s), ("quality", q)):
+        at.button(key=f"rate.{criterion}.{value}").click().run()
+
+
+def shown_sample(at) -> int:
+    return at.session_state["rate.shown"]
+
+
+def test_missing_and_wrong_tokens_get_clear_messages(app_env, fresh_seeded):
+    at = start("")
+    assert "Login failed: enter the access token" in messages(at)
+    at.text_input(key="login.token").input("emj_1_not-the-token")
+    at.button[0].click().run()
+    assert "unknown or revoked access token" in messages(at)
+    assert [t.value for t in at.title] == ["Emojich Workbench"]  # still the login screen
+
+
+def test_rate_saves_a_row_edits_it_and_undoes(app_env, engine, fresh_seeded):
+    rater_id, token = fresh_seeded.raters["rater1"]
+    at = start(token)
+    assert [t.value for t in at.title] == ["Rate"]
+    page_text = " ".join(str(m.value) for m in at.markdown)
+    assert "step" not in page_text.lower() and "seed-run" not in page_text  # blind
+    first = shown_sample(at)
+    rate(at, 4, 5, 3)
+    assert "Saved: generality 4, emoji style 5, quality 3" in messages(at)
+    assert count(engine, Rating) == 1
+    assert shown_sample(at) != first
+    assert "1 / 192 rated" in at.get("progress")[0].proto.text
+
+    at.button(key="rate.back").click().run()  # back to the first image: score it again
+    assert shown_sample(at) == first and "score it again" in messages(at)
+    with read_session(engine) as s:
+        before = s.scalar(select(Rating.id).where(Rating.sample_id == first))
+    rate(at, 2, 2, 2)
+    assert "Updated your earlier rating" in messages(at)
+    with read_session(engine) as s:
+        rows = s.execute(select(Rating.id, Rating.generality, Rating.quality)).all()
+    assert rows == [(before, 2, 2)]
+
+    at.button(key="rate.undo").click().run()
+    assert "Undone" in messages(at) and count(engine, Rating) == 0 and shown_sample(at) == first
+    at.button(key="rate.skip").click().run()
+    assert shown_sample(at) != first
+
+
+def test_rating_a_sample_deleted_meanwhile_says_so(app_env, engine, fresh_seeded):
+    at = start(fresh_seeded.token("rater1"))
+    doomed = shown_sample(at)
+    at.button(key="rate.generality.3").click().run()
+    with write_session(engine) as s:
+        s.delete(s.get(Sample, doomed))
+    at.button(key="rate.emoji_style.3").click().run()
+    at.button(key="rate.quality.3").click().run()
+    assert "no longer exists (it was deleted); nothing was saved" in messages(at)
+    assert count(engine, Rating) == 0 and shown_sample(at) != doomed
+
+
+def test_double_click_on_the_last_key_keeps_one_row(app_env, engine, fresh_seeded):
+    at = start(fresh_seeded.token("rater1"))
+    rate(at, 3, 3, 3)
+    at.button(key="rate.quality.3").click().run()  # the second click of a double click
+    assert count(engine, Rating) == 1
+    assert at.session_state["rate.scores"] == {"quality": 3}  # only a pending score on the next image
+
+
+def test_grid_flags_artifacts_on_rated_samples(app_env, engine, seeded):
+    rater_id, token = seeded.raters["rater1"]
+    at = start(token).switch_page("app_pages/grid.py").run()
+    assert [t.value for t in at.title] == ["Grid"]
+    assert all("step" not in str(o) for o in at.selectbox(key="grid.checkpoint").options)  # blind labels
+    boxes = [c for c in at.checkbox if c.key.startswith("grid.flag.")]
+    assert len(boxes) == 64
+    boxes[0].check()
+    boxes[1].check()
+    submit = [b for b in at.button if b.label == "Save artifact flags"][0]
+    submit.click().run()
+    assert "Flagged 2 image(s)" in messages(at)
+    assert count(engine, Rating, Rating.rater_id == rater_id, Rating.comment.is_not(None), Rating.quality == 1) == 2
+
+
+def test_compare_records_a_judgement_and_ranks(app_env, engine, seeded):
+    rater_id, token = seeded.raters["rater1"]
+    at = start(token).switch_page("app_pages/compare.py").run()
+    before = count(engine, Comparison, Comparison.rater_id == rater_id)
+    at.button(key="compare.left").click().run()
+    assert "Left wins. Saved." in messages(at)
+    assert count(engine, Comparison, Comparison.rater_id == rater_id) == before + 1
+    ranking = at.dataframe[0].value
+    assert len(ranking) == len(seeded.steps) and list(ranking["rank"]) == list(range(1, len(seeded.steps) + 1))
+
+
+def test_checkpoints_dashboard_admin_decides_rater_is_refused(app_env, engine, seeded):
+    at = start(seeded.token("rater1")).switch_page("app_pages/checkpoints.py").run()
+    assert any("Step" in str(s.value) for s in at.success)  # the recommendation
+    assert any("Rule:" in str(c.value) for c in at.caption)
+    assert not any(s.label == "Prompt" for s in at.selectbox)  # unblinded Figure 4 is for admins
+    at.text_input(key="checkpoints.reason").input("looks best to me")
+    [b for b in at.button if b.label == "Choose this checkpoint"][0].click().run()
+    assert "Not recorded: only an admin can choose the stopping checkpoint" in messages(at)
+    assert count(engine, Decision) == 0
+
+    admin = start(seeded.admin[1]).switch_page("app_pages/checkpoints.py").run()
+    assert any(s.label == "Prompt" for s in admin.selectbox)
+    admin.text_input(key="checkpoints.reason").input("earliest within one SE of the best")
+    [b for b in admin.button if b.label == "Choose this checkpoint"][0].click().run()
+    assert "Recorded: stop at step" in messages(admin)
+    assert count(engine, Decision) == 1
+
+
+def test_masks_accept_stores_a_manual_mask_and_reject(app_env, engine, seeded):
+    rater_id, token = seeded.raters["rater2"]
+    at = start(token).switch_page("app_pages/masks.py").run()
+    assert [t.value for t in at.title] == ["Masks"]
+    work = at.session_state["masks.work"]
+    assert len(work) == 1
+    first = next(iter(work))
+    at.button(key="masks.accept").click().run()
+    assert "Accepted" in messages(at)
+    with read_session(engine) as s:
+        row = s.scalars(select(Mask).where(Mask.source == "manual")).one()
+    assert row.rater_id == rater_id and row.status == "accepted" and row.sample_id == first
+    at.button(key="masks.reject").click().run()
+    assert "Rejected" in messages(at)
+    assert count(engine, Mask, Mask.source == "manual", Mask.status == "rejected") == 1
+
+
+@pytest.mark.parametrize("page", ["stickers", "dataset"])
+def test_curation_pages_render(app_env, seeded, page):
+    at = start(seeded.token("rater1")).switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception and not at.error
+    assert [t.value for t in at.title] == [page.capitalize()]

@@ -1,0 +1,163 @@
+"""The workbench's query modules: tokens, ratings (edits, deletions, races), comparisons,
+decisions, dashboard aggregates, and the `emojich raters` CLI."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from db.comparisons import list_outcomes, save_comparison
+from db.dashboard import checkpoint_scores, list_sticker_candidates, metric_series, prompt_across_checkpoints, value_counts
+from db.decisions import add_decision, latest_decision
+from db.engine import read_session, write_session
+from db.errors import InvalidScore, InvalidToken, PermissionDenied, SampleNotFound
+from db.models import Comparison, Rater, Rating, Sample
+from db.raters import add_rater, authenticate
+from db.ratings import Scores, blind_order, delete_rating, next_item, rating_progress, save_rating
+from workbench.cli import main as cli
+
+
+def test_tokens_are_stored_hashed_and_checked(engine):
+    with write_session(engine) as s:
+        rater, token = add_rater(s, "ann")
+    with read_session(engine) as s:
+        stored = s.scalar(select(Rater.token_hash).where(Rater.id == rater.id))
+        assert token not in stored and stored.startswith("scrypt$")
+        assert authenticate(s, token).name == "ann"
+        for bad, message in (("", "enter the access token"), ("hello", "not an access token"),
+                             (token[:-2] + "xx", "unknown or revoked"), (f"emj_999_{token[-10:]}", "unknown or revoked")):
+            with pytest.raises(InvalidToken, match=message):
+                authenticate(s, bad)
+
+
+def test_second_submit_edits_the_same_row(engine, fresh_seeded):
+    rater_id = fresh_seeded.raters["rater1"][0]
+    sample_id = fresh_seeded.sample_ids[0]
+    with write_session(engine) as s:
+        first = save_rating(s, rater_id, sample_id, Scores(2, 3, 4))
+    with write_session(engine) as s:
+        second = save_rating(s, rater_id, sample_id, Scores(5, 5, 1))
+    assert first.created and not second.created and first.rating_id == second.rating_id
+    with read_session(engine) as s:
+        rows = s.execute(select(Rating.generality, Rating.emoji_style, Rating.quality)).all()
+        assert rows == [(5, 5, 1)]
+        assert rating_progress(s, rater_id) == (1, len(fresh_seeded.sample_ids))
+    with pytest.raises(InvalidScore, match="from 1 to 5"):
+        Scores(0, 3, 3)
+
+
+def test_rating_a_deleted_sample_says_so_and_saves_nothing(engine, fresh_seeded):
+    rater_id = fresh_seeded.raters["rater1"][0]
+    sample_id = fresh_seeded.sample_ids[5]
+    with write_session(engine) as s:
+        s.delete(s.get(Sample, sample_id))
+    with write_session(engine) as s, pytest.raises(SampleNotFound, match="deleted"):
+        save_rating(s, rater_id, sample_id, Scores(3, 3, 3))
+    with read_session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Rating)) == 0
+
+
+def test_two_raters_and_a_double_click_at_once_keep_exactly_the_right_rows(engine, fresh_seeded):
+    r1, r2 = fresh_seeded.raters["rater1"][0], fresh_seeded.raters["rater2"][0]
+    sample_id = fresh_seeded.sample_ids[1]
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def submit(rater_id, scores):
+        try:
+            barrier.wait()
+            with write_session(engine) as s:
+                save_rating(s, rater_id, sample_id, scores)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=a) for a in
+               ((r1, Scores(1, 1, 1)), (r1, Scores(1, 1, 1)), (r2, Scores(4, 4, 4)), (r2, Scores(4, 4, 4)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with read_session(engine) as s:
+        rows = s.execute(select(Rating.rater_id, Rating.generality).order_by(Rating.rater_id)).all()
+    assert rows == [(r1, 1), (r2, 4)]
+
+
+def test_blind_order_is_reproducible_per_rater_and_differs_between_raters(engine, fresh_seeded):
+    r1, r2 = fresh_seeded.raters["rater1"][0], fresh_seeded.raters["rater2"][0]
+    with read_session(engine) as s:
+        first = [next_item(s, r1).sample_id, next_item(s, r1).sample_id]
+        other = next_item(s, r2).sample_id
+        assert first[0] == first[1]
+        skipped = next_item(s, r1, (first[0],)).sample_id
+    assert skipped != first[0]
+    with read_session(engine) as s:
+        orders = [s.scalars(select(Sample.id).order_by(blind_order(r)).limit(10)).all() for r in (r1, r2)]
+    assert orders[0] != orders[1] and orders[0][0] == first[0] and orders[1][0] == other
+    with write_session(engine) as s:
+        save_rating(s, r1, first[0], Scores(3, 3, 3))
+    with read_session(engine) as s:
+        assert next_item(s, r1).sample_id == skipped
+    with write_session(engine) as s:
+        assert delete_rating(s, r1, first[0]) and not delete_rating(s, r1, first[0])
+
+
+def test_comparisons_are_stored_once_per_pair_and_aggregate(engine, fresh_seeded):
+    rater_id = fresh_seeded.raters["rater1"][0]
+    left, right = fresh_seeded.sample_ids[0], fresh_seeded.sample_ids[64]  # prompt 0 at two checkpoints
+    with write_session(engine) as s:
+        save_comparison(s, rater_id, right, left, "left")  # right-hand id shown left
+        save_comparison(s, rater_id, left, right, "tie")  # the same pair again: edited
+    with read_session(engine) as s:
+        rows = s.execute(select(Comparison.sample_a, Comparison.sample_b, Comparison.winner)).all()
+        assert rows == [(left, right, "tie")]
+        assert [(o.winner, o.count) for o in list_outcomes(s, fresh_seeded.run_id)] == [("tie", 1)]
+
+
+def test_decisions_are_for_admins_only(engine, seeded):
+    admin_id = seeded.admin[0]
+    rater_id = seeded.raters["rater1"][0]
+    checkpoint_id = seeded.checkpoint_ids[1]
+    with write_session(engine) as s, pytest.raises(PermissionDenied, match="only an admin"):
+        add_decision(s, rater_id, checkpoint_id, "I like it")
+    with write_session(engine) as s:
+        add_decision(s, admin_id, checkpoint_id, "earliest within one SE of the best")
+    with read_session(engine) as s:
+        assert latest_decision(s, seeded.run_id).checkpoint_id == checkpoint_id
+
+
+def test_dashboard_aggregates_match_the_raw_rows(engine, seeded):
+    with read_session(engine) as s:
+        stats = checkpoint_scores(s, seeded.run_id)
+        raw = s.execute(
+            select(Sample.checkpoint_id, Rating.generality, Rating.emoji_style, Rating.quality).join(Sample)
+        ).all()
+        counts = value_counts(s, seeded.run_id, "quality")
+        series = metric_series(s, seeded.run_id, ("loss", "lr"), max_points=50)
+        tiles = prompt_across_checkpoints(s, seeded.run_id, seeded.prompt_ids[0])
+        candidates = list_sticker_candidates(s, seeded.run_id, min_score=1.0)
+    assert [row.step for row in stats] == seeded.steps
+    for row in stats:
+        mine = [r for r in raw if r[0] == row.checkpoint_id]
+        assert row.combined.n == len(mine) == 64 * 2
+        assert row.by_criterion["generality"].mean == pytest.approx(sum(r[1] for r in mine) / len(mine))
+        assert row.combined.mean == pytest.approx(sum(sum(r[1:]) / 3 for r in mine) / len(mine))
+    assert sum(c for _, _, c in counts) == len(raw)
+    assert {name for name, _, _ in series} == {"loss", "lr"} and len(series) <= 2 * 50 + 2
+    assert [t.step for t in tiles] == seeded.steps
+    assert candidates and all(c.score >= 1.0 for c in candidates)
+    assert candidates == sorted(candidates, key=lambda c: -c.score)
+
+
+def test_cli_raters_add_prints_a_working_token_once(home, engine, capsys):
+    assert cli(["raters", "add", "zoe", "--admin"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    with read_session(engine) as s:
+        rater = authenticate(s, token)
+        assert rater.name == "zoe" and rater.is_admin
+    assert cli(["raters", "add", "zoe"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already exists" in err
+    assert cli(["raters", "list"]) == 0
+    assert "zoe\tadmin" in capsys.readouterr().out

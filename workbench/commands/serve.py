@@ -1,0 +1,42 @@
+"""`emojich workbench`: run the Streamlit app (workbench/app.py) against the configured database."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def workbench(
+    ctx: typer.Context,
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to serve on."),
+    db: str = typer.Option(None, "--db", help="SQLAlchemy URL (overrides the global --db / EMOJICH_DB)."),
+    headless: bool = typer.Option(False, "--headless", help="Do not open a browser; print the URL only."),
+    address: str = typer.Option("localhost", "--address", help="Interface to listen on."),
+) -> None:
+    """Serve the workbench: rating, comparison, dashboard, masks, stickers, dataset."""
+    from workbench.context import AppContext
+
+    context = AppContext(home=ctx.obj.home, db_url=db or ctx.obj.db_url)
+    context.engine.dispose()  # fails with one clear line if the database is not migrated
+    env = {**os.environ, "EMOJICH_DB": context.db_url, "EMOJICH_HOME": str(context.home)}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(port), "--server.address", address,
+        "--server.headless", "true" if headless else "false",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]
+    typer.echo(f"workbench on http://{address}:{port} (database {context.db_url}); Ctrl+C stops it")
+    try:
+        raise typer.Exit(subprocess.call(command, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("workbench")(workbench)
