@@ -1,0 +1,1 @@
+"""ruDALL-E side of training: loading, freezing, forward/loss, sampling and the fine-tuning loop."""

@@ -1,0 +1,76 @@
+"""Checkpoint files: one plain dict per sampling point, written atomically (tmp file, then rename).
+
+{"step", "epoch", "model" (trainable weights; every weight for a tiny model), "optimizer", "scheduler",
+ "rng", "config", "optimizer_name"} — plain tensors and Python values, so `torch.load(weights_only=True)`
+reads it back and the sampler rebuilds the exact model from the stored config.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from db.errors import CheckpointNotFound, EmojichError
+from training.config import config_from_dict
+
+
+def checkpoint_path(home: Path, run_name: str, step: int) -> Path:
+    return Path(home) / "checkpoints" / run_name / f"step_{step}.pt"
+
+
+def save_atomic(state: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointNotFound(f"checkpoint file {path} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say which
+        raise EmojichError(f"checkpoint file {path} cannot be read: {exc}") from exc
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_weights(model: torch.nn.Module, weights: dict) -> None:
+    """Load a checkpoint's weights over the base model; every stored name must exist."""
+    missing_from_model = sorted(set(weights) - {n for n, _ in model.named_parameters()})
+    if missing_from_model:
+        raise EmojichError(f"checkpoint holds weights the model lacks: {', '.join(missing_from_model[:5])}")
+    model.load_state_dict(weights, strict=False)
+
+
+def bundle_from_checkpoint(path: Path, home: Path, device: torch.device | None = None, dwt: bool = False):
+    """Rebuild the model a checkpoint file was saved from (config inside the file) and load its weights."""
+    from training.dalle.load import load_bundle, load_pretrained, resolve_device
+
+    state = read_checkpoint(path)
+    config = config_from_dict(state["config"], origin=str(path))
+    device = device or resolve_device(config.train.device)
+    if dwt:
+        bundle = load_pretrained(config, home, device, dwt=True)
+    else:
+        bundle = load_bundle(config, home, device)
+    load_weights(bundle.model, state["model"])
+    bundle.model.eval()
+    return bundle, state

@@ -1,0 +1,136 @@
+"""The ruDALL-E forward pass, written over rudalle's own modules and weights.
+
+rudalle's `DalleModel.forward` materialises every attention matrix and, in its cached path, re-runs
+layer norms over the whole sequence at every step. This file computes the same function with
+`scaled_dot_product_attention` (same masks, same layers), so training needs far less memory and
+generation keeps a preallocated key/value cache. `tests/test_sampling.py` checks both against rudalle's
+forward.
+
+Sequence layout. With `P = text_seq_length (+1 in v2, which prepends BOS id 2)` prefix positions, image
+token k sits at position P + k and is predicted by the logits at position P + k - 1, always from the
+image part of the vocabulary (that is how it is sampled, and how `loss.py` scores it).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+BOS_ID = 2
+
+
+def prefix_length(model) -> int:
+    return model.text_seq_length + (1 if model.hf_version == "v2" else 0)
+
+
+def text_tokens(model, text_ids: torch.Tensor) -> torch.Tensor:
+    """Replace padding (id 0) by positional pad tokens, as rudalle does; v2 prepends BOS."""
+    t = model.text_seq_length
+    positions = torch.arange(t, device=text_ids.device) + (model.vocab_size - t)
+    text = torch.where(text_ids == 0, positions, text_ids)
+    if model.hf_version == "v2":
+        text = F.pad(text, (1, 0), value=BOS_ID)
+    return text
+
+
+def image_position_embeddings(model, start: int, length: int, device) -> torch.Tensor:
+    index = torch.arange(start, start + length, device=device)
+    d = model.image_tokens_per_dim
+    return model.image_row_embeddings(index // d) + model.image_col_embeddings(index % d)
+
+
+def _shrink_grad(x: torch.Tensor) -> torch.Tensor:
+    # rudalle scales the gradient reaching the embeddings by 0.1 (CogView's trick); values are unchanged.
+    return x * 0.1 + x.detach() * 0.9
+
+
+def embed(model, text_ids: torch.Tensor, image_ids: torch.Tensor | None) -> torch.Tensor:
+    """Embeddings of the prefix and of `image_ids` (positions P .. P + n - 1)."""
+    text = text_tokens(model, text_ids)
+    x = model.text_embeddings(text) + model.text_pos_embeddings(torch.arange(text.shape[1], device=text.device))
+    if image_ids is not None and image_ids.shape[1]:
+        img = model.image_embeddings(image_ids) + image_position_embeddings(
+            model, 0, image_ids.shape[1], image_ids.device
+        )
+        x = torch.cat((x, img), dim=1)
+    return _shrink_grad(x)
+
+
+def embed_image_tokens(model, image_ids: torch.Tensor, start: int) -> torch.Tensor:
+    """Embeddings of image tokens `start .. start + n - 1` (for incremental decoding)."""
+    pos = image_position_embeddings(model, start, image_ids.shape[1], image_ids.device)
+    return _shrink_grad(model.image_embeddings(image_ids) + pos)
+
+
+def layer_masks(model) -> list[torch.Tensor]:
+    """Each layer's boolean attention mask (row, column or conv), as rudalle picks them."""
+    tr = model.transformer
+    return [tr._get_layer_mask(i).bool() for i in range(len(tr.layers))]
+
+
+def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    b, s, h = x.shape
+    return x.view(b, s, heads, h // heads).transpose(1, 2)
+
+
+def _layer(layer, x, mask, heads, cache=None, start=0):
+    """One rudalle DalleTransformerLayer on positions start .. start + len(x) - 1."""
+    attn = layer.attention
+    h = layer.input_layernorm(x)
+    q, k, v = (_split_heads(t, heads) for t in attn.query_key_value(h).chunk(3, dim=-1))
+    end = start + x.shape[1]
+    if cache is not None:
+        keys, values = cache
+        keys[:, :, start:end] = k
+        values[:, :, start:end] = v
+        k, v = keys[:, :, :end], values[:, :, :end]
+    dropout = attn.attention_dropout.p if layer.training else 0.0
+    ctx = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype), attn_mask=mask[start:end, :end],
+                                         dropout_p=dropout)
+    ctx = ctx.transpose(1, 2).reshape(x.shape)
+    out = attn.output_dropout(torch.clamp(attn.dense(ctx), min=-65504, max=65504))
+    if layer.cogview_sandwich_layernorm:
+        out = layer.before_first_addition_layernorm(out)
+    x = x + out
+    mlp = layer.mlp(layer.post_attention_layernorm(x))
+    if layer.cogview_sandwich_layernorm:
+        mlp = layer.before_second_addition_layernorm(mlp)
+    return x + mlp
+
+
+def hidden_states(model, x: torch.Tensor, masks, cache=None, start: int = 0, checkpoint: bool = False):
+    """Run every transformer layer and the final layer norm (optionally with activation checkpointing)."""
+    heads = model.transformer.layers[0].attention.num_attention_heads
+    for i, layer in enumerate(model.transformer.layers):
+        layer_cache = None if cache is None else cache[i]
+        if checkpoint and torch.is_grad_enabled():
+            x = torch.utils.checkpoint.checkpoint(_layer, layer, x, masks[i], heads, use_reentrant=False)
+        else:
+            x = _layer(layer, x, masks[i], heads, layer_cache, start)
+    return model.transformer.final_layernorm(x)
+
+
+def logits_slice(model, h: torch.Tensor, part: str) -> torch.Tensor:
+    """`to_logits` restricted to the text or the image vocabulary (no wasted columns)."""
+    norm, linear = model.to_logits[0], model.to_logits[1]
+    cut = model.vocab_size
+    rows = slice(None, cut) if part == "text" else slice(cut, None)
+    return F.linear(norm(h), linear.weight[rows], linear.bias[rows])
+
+
+def full_logits(model, input_ids: torch.Tensor) -> torch.Tensor:
+    """Logits over the whole vocabulary for a text+image sequence, same positions as rudalle's forward."""
+    t = model.text_seq_length
+    x = embed(model, input_ids[:, :t], input_ids[:, t:])[:, : model.total_seq_length]
+    h = hidden_states(model, x, layer_masks(model))
+    return model.to_logits(h)
+
+
+def new_cache(model, batch: int, length: int, device, dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A preallocated key/value cache for `length` positions."""
+    layer0 = model.transformer.layers[0].attention
+    heads, dim = layer0.num_attention_heads, layer0.hidden_size_per_attention_head
+    shape = (batch, heads, length, dim)
+    return [
+        (torch.empty(shape, device=device, dtype=dtype), torch.empty(shape, device=device, dtype=dtype))
+        for _ in model.transformer.layers
+    ]

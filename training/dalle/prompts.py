@@ -1,0 +1,61 @@
+"""Prompts → text token ids, with the checks a user-facing prompt needs.
+
+Empty, whitespace-only or NUL-containing prompts are refused with one line; a prompt longer than the
+model's text length is truncated with a warning; Latin letters are accepted (the tokenizer maps what it
+does not know to UNK). Prompts get the same normalisation as training captions.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from db.errors import EmojichError
+from training.dataset.captions import normalize_caption
+
+
+class BadPrompt(EmojichError):
+    pass
+
+
+class PromptTruncated(UserWarning):
+    pass
+
+
+def check_prompt(text: str) -> str:
+    if "\x00" in text:
+        raise BadPrompt("prompt contains a NUL character")
+    if not text.strip():
+        raise BadPrompt("prompt is empty")
+    return normalize_caption(text)
+
+
+def encode_prompt(tokenizer, text: str, text_seq_length: int, warn: bool = True) -> torch.Tensor:
+    """Token ids [text_seq_length] (BOS, tokens, EOS, zero padding), rudalle's layout."""
+    normalized = check_prompt(text)
+    pieces = tokenizer.tokenizer.encode([normalized])[0]
+    if warn and len(pieces) + 2 > text_seq_length:
+        kept = tokenizer.tokenizer.decode([pieces[: max(text_seq_length - 1, 0)]])[0]
+        warnings.warn(
+            f"prompt {text!r} is {len(pieces) + 2} tokens, longer than the model's {text_seq_length}; "
+            f"truncated to {kept!r}",
+            PromptTruncated,
+            stacklevel=2,
+        )
+    return tokenizer.encode_text(normalized, text_seq_length=text_seq_length)
+
+
+def encode_prompts(tokenizer, texts: list[str], text_seq_length: int, warn: bool = True) -> torch.Tensor:
+    return torch.stack([encode_prompt(tokenizer, t, text_seq_length, warn) for t in texts])
+
+
+def read_prompt_file(path: str | Path) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise EmojichError(f"prompt file {path} not found")
+    texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    texts = [t for t in texts if t and not t.startswith("#")]
+    for t in texts:
+        check_prompt(t)
+    return texts

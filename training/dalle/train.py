@@ -1,0 +1,263 @@
+"""Fine-tune ruDALL-E with the Emojich recipe: one loop, read top to bottom.
+
+Side effects (metrics, checkpoint file, 64 eval samples in one DB transaction) live in one gated block.
+`train(config, home, engine, name=...)` starts a run; `train(None, home, engine, resume="RUN")`
+continues a run from its last checkpoint row with the same data order, LR schedule and RNG state.
+A run killed at any moment resumes cleanly: a checkpoint file whose DB row was never written is
+simply trained again (deterministically) and overwritten; metrics past the resumed step are deleted.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+import db.runs as runs_db
+import db.samples as samples_db
+from db.engine import read_session, write_session
+from db.errors import EmojichError
+from training.config import Config, config_from_dict, config_to_dict
+from training.dalle import checkpoint as ckpt
+from training.dalle.data import batch_indices, dataset_dir, read_examples, steps_per_epoch, tokenize
+from training.dalle.forward import layer_masks
+from training.dalle.freeze import freeze, trainable_state
+from training.dalle.load import load_bundle, resolve_device
+from training.dalle.loss import dalle_losses
+from training.dalle.prompts import encode_prompts, read_prompt_file
+from training.dalle.sampler import SamplingParams, decode_images, sample_codes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunExists(EmojichError):
+    pass
+
+
+def make_optimizer(params, config: Config, device: torch.device) -> tuple[torch.optim.Optimizer, str]:
+    """bitsandbytes AdamW8bit (the recipe); torch AdamW only when bitsandbytes cannot run here."""
+    tc = config.train
+    if tc.optimizer == "adamw8bit":
+        try:
+            import bitsandbytes as bnb
+
+            return bnb.optim.AdamW8bit(params, lr=tc.max_lr, weight_decay=tc.weight_decay), "bitsandbytes.AdamW8bit"
+        except Exception as exc:  # bitsandbytes without a usable backend
+            tqdm.write(f"bitsandbytes AdamW8bit unavailable ({exc}); falling back to torch.optim.AdamW")
+    fused = device.type == "cuda"
+    return torch.optim.AdamW(params, lr=tc.max_lr, weight_decay=tc.weight_decay, fused=fused), "torch.AdamW"
+
+
+def make_scheduler(optimizer, config: Config, total_steps: int):
+    """One-cycle LR stepped every iteration: max_lr/div_factor → max_lr → max_lr/div_factor/final_div_factor."""
+    tc = config.train
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=tc.max_lr, total_steps=total_steps, pct_start=tc.pct_start,
+        div_factor=tc.div_factor, final_div_factor=tc.final_div_factor,
+    )
+
+
+def total_steps(config: Config, n_examples: int) -> int:
+    planned = config.train.epochs * steps_per_epoch(n_examples, config.train.batch_size)
+    return min(planned, config.train.max_steps) if config.train.max_steps else planned
+
+
+def sampling_steps(config: Config, total: int) -> list[int]:
+    sc = config.sampling
+    steps = set(range(sc.every, total + 1, sc.every)) | {total}
+    if sc.at_start:
+        steps.add(0)
+    return sorted(steps)
+
+
+def resolve_prompt_file(value: str) -> Path:
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return REPO_ROOT / path
+
+
+@dataclass
+class RunInfo:
+    run_id: int
+    name: str
+    step: int
+    total_steps: int
+
+
+def _autocast(device: torch.device, precision: str):
+    if device.type != "cuda" or precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def _start_or_resume(engine, config: Config | None, name: str | None, resume: str | None):
+    """(run id, run name, config, last checkpoint step or None, steps already sampled)."""
+    with write_session(engine) as s:
+        if resume is not None:
+            run = runs_db.find_run(s, resume)
+            config = config_from_dict(run.config, origin=f"run {run.name}")
+            last = runs_db.latest_checkpoint(s, run.id)
+            step = None if last is None else last.step
+            runs_db.delete_metrics_after(s, run.id, -1 if step is None else step)
+            runs_db.set_run_status(s, run.id, "running")
+            done = {c.step for c in samples_db.list_checkpoints(s, run.id)}
+            return run.id, run.name, config, step, done
+        name = name or f"{config.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        if runs_db.get_run_by_name(s, name) is not None:
+            raise RunExists(f"a run named {name!r} exists; use --resume {name} or another --name")
+        run = runs_db.add_run(s, name, config_to_dict(config), code_version=_code_version())
+        return run.id, run.name, config, None, set()
+
+
+def _code_version() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def train(config: Config | None, home: Path, engine, name: str | None = None, resume: str | None = None,
+          progress: bool = True, device: torch.device | None = None) -> RunInfo:
+    """Run (or resume) a fine-tuning job; the runs row records running / finished / failed / interrupted."""
+    run_id, run_name, config, resume_step, sampled = _start_or_resume(engine, config, name, resume)
+    try:
+        info = _train(config, Path(home), engine, run_id, run_name, resume_step, sampled, progress, device)
+    except KeyboardInterrupt:
+        with write_session(engine) as s:
+            runs_db.set_run_status(s, run_id, "interrupted")
+        raise
+    except BaseException as exc:
+        with write_session(engine) as s:
+            runs_db.set_run_status(s, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    with write_session(engine) as s:
+        runs_db.set_run_status(s, run_id, "finished")
+    return info
+
+
+def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resume_step: int | None,
+           sampled: set[int], progress: bool, device: torch.device | None) -> RunInfo:
+    tc, sc = config.train, config.sampling
+    device = device or resolve_device(tc.device)
+    torch.manual_seed(tc.seed)
+    bundle = load_bundle(config, home, device)
+    model = bundle.model
+    examples = read_examples(dataset_dir(home, config.data.dataset), config.data.image_size)
+    data = tokenize(bundle, examples)
+    n = len(data.text_ids)
+    report = freeze(model, tc.freeze)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer, optimizer_name = make_optimizer(params, config, device)
+    total = total_steps(config, n)
+    scheduler = make_scheduler(optimizer, config, total)
+    per_epoch = steps_per_epoch(n, tc.batch_size)
+    masks = layer_masks(model)
+
+    prompt_texts = read_prompt_file(resolve_prompt_file(sc.prompts))
+    with write_session(engine) as s:
+        prompt_set = samples_db.ensure_prompt_set(s, sc.prompt_set, prompt_texts)
+        prompt_ids = [p.id for p in samples_db.list_prompts(s, prompt_set.id)]
+    prompt_tokens = encode_prompts(bundle.tokenizer, prompt_texts, bundle.text_seq_length, warn=False)
+    params_sampling = SamplingParams(sc.top_k, sc.top_p, sc.temperature, sc.batch_size)
+
+    step = 0
+    if resume_step is not None:
+        state = ckpt.read_checkpoint(ckpt.checkpoint_path(home, run_name, resume_step))
+        ckpt.load_weights(model, state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        ckpt.set_rng_state(state["rng"])
+        step = state["step"]
+    tqdm.write(f"run {run_name}: {report}; {n} examples, {total} steps, optimizer {optimizer_name}, "
+               f"device {device}" + (f", resumed at step {step}" if resume_step is not None else ""))
+
+    sample_at = set(sampling_steps(config, total))
+    full_weights = config.model.source == "tiny"
+    window = {"loss": 0.0, "loss_text": 0.0, "loss_image": 0.0, "grad_norm": 0.0, "n": 0, "examples": 0,
+              "seconds": 0.0}
+    bar = tqdm(total=total, initial=step, desc="train", unit="it", disable=not progress, dynamic_ncols=True)
+    epochs_bar = tqdm(total=math.ceil(total / per_epoch), initial=step // per_epoch, desc="epochs", unit="ep",
+                      disable=not progress, dynamic_ncols=True)
+    try:
+        while True:
+            # ---- side effects, all here: checkpoint file, then 64 samples + rows in one transaction
+            if step in sample_at and step not in sampled:
+                path = ckpt.checkpoint_path(home, run_name, step)
+                weights = {n_: p.detach().cpu() for n_, p in model.named_parameters()} if full_weights \
+                    else trainable_state(model)
+                ckpt.save_atomic({
+                    "step": step, "epoch": step / per_epoch, "model": weights,
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": ckpt.rng_state(), "config": config_to_dict(config), "optimizer_name": optimizer_name,
+                }, path)
+                rng = ckpt.rng_state()  # sampling must not change the training run's random stream
+                codes, ppl = sample_codes(model, prompt_tokens, [sc.seed] * len(prompt_ids), params_sampling,
+                                          progress=progress)
+                images = decode_images(bundle.vae, codes)
+                ckpt.set_rng_state(rng)
+                new = [samples_db.NewSample(prompt_id=pid, seed=sc.seed, image=img, top_k=sc.top_k,
+                                            top_p=sc.top_p, temperature=sc.temperature, perplexity=float(pp))
+                       for pid, img, pp in zip(prompt_ids, images, ppl.tolist(), strict=True)]
+                with write_session(engine) as s:
+                    samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch, str(path), new)
+                sampled.add(step)
+                model.train()
+            if step >= total:
+                break
+
+            # ---- one optimizer step
+            model.train()
+            started = time.perf_counter()
+            epoch, index = batch_indices(n, tc.batch_size, tc.seed, step)
+            text_ids = data.text_ids[index].to(device)
+            image_codes = data.image_codes[index].to(device)
+            with _autocast(device, tc.precision):
+                losses = dalle_losses(model, text_ids, image_codes, tc.loss_img_weight, masks=masks)
+            optimizer.zero_grad(set_to_none=True)
+            losses.loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else float("inf"))
+            lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            window["seconds"] += time.perf_counter() - started
+            window["examples"] += len(index)
+            window["n"] += 1
+            for key, value in (("loss", losses.loss), ("loss_text", losses.text), ("loss_image", losses.image),
+                               ("grad_norm", grad_norm)):
+                window[key] += float(value)
+            bar.update(1)
+            if step % per_epoch == 0:
+                epochs_bar.update(1)
+
+            if step % tc.log_every == 0 or step == total:
+                k = window["n"]
+                metrics = {key: window[key] / k for key in ("loss", "loss_text", "loss_image", "grad_norm")}
+                metrics["lr"] = lr
+                metrics["samples_per_s"] = window["examples"] / max(window["seconds"], 1e-9)
+                with write_session(engine) as s:
+                    runs_db.add_metrics(s, run_id, step, metrics)
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", img=f"{metrics['loss_image']:.3f}", lr=f"{lr:.2e}")
+                window = dict.fromkeys(window, 0.0)
+                window["n"] = 0
+    finally:
+        bar.close()
+        epochs_bar.close()
+    return RunInfo(run_id, run_name, step, total)
+
+
+def load_run_config(engine, key: str) -> Config:
+    with read_session(engine) as s:
+        return config_from_dict(runs_db.find_run(s, key).config)

@@ -1,0 +1,63 @@
+"""The tiny path end to end (what `emojich demo` runs): dataset → tokenizer → VAE → fine-tune.
+
+Each stage reuses finished work: the dataset folder, `<cache>/bpe.model` and `<cache>/vae.pt` are built
+only when missing, so a re-run goes straight to training.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from training.config import Config
+from training.dalle.data import dataset_dir, read_examples
+from training.dalle.load import tiny_files
+
+
+def ensure_dataset(home: Path, engine, config: Config, progress: bool = True) -> Path:
+    folder = dataset_dir(home, config.data.dataset)
+    if not (folder / "metadata.jsonl").is_file():
+        from training.dataset import build_noto_dataset, register_dataset
+
+        build_noto_dataset(home, name=config.data.dataset, size=config.data.build_size,
+                           limit=config.data.build_limit or None, progress=progress)
+        register_dataset(engine, folder)
+    return folder
+
+
+def train_tokenizer(home: Path, config: Config, force: bool = False) -> Path:
+    from training.tokenizer_tiny import train_tokenizer as train_bpe
+
+    _, path = tiny_files(config, home)
+    if force or not path.is_file():
+        examples = read_examples(dataset_dir(home, config.data.dataset), config.data.image_size)
+        train_bpe(examples.captions, path, config.tokenizer.vocab_size)
+    return path
+
+
+def train_vae(home: Path, config: Config, force: bool = False, progress: bool = True) -> Path:
+    from training.vae_tiny import train_vae as fit
+
+    path, _ = tiny_files(config, home)
+    if force or not path.is_file():
+        examples = read_examples(dataset_dir(home, config.data.dataset), config.vae.resolution)
+        report = fit(examples.images, config, path, progress=progress)
+        tqdm.write(f"tiny VAE: {report['seconds']:.0f} s, held-in L1 {report['l1']:.3f}, "
+                   f"{report['codes_used']} codes used → {path}")
+    return path
+
+
+def train_tiny(home: Path, engine, config: Config, name: str | None = None, progress: bool = True):
+    """Dataset, tokenizer, VAE (each only if missing), then a fine-tuning run; returns its RunInfo."""
+    from training.dalle.train import train
+
+    if config.model.source != "tiny":
+        raise ValueError("train_tiny needs a config with model.source = 'tiny'")
+    started = time.perf_counter()
+    ensure_dataset(home, engine, config, progress)
+    train_tokenizer(home, config)
+    train_vae(home, config, progress=progress)
+    info = train(config, home, engine, name=name, progress=progress)
+    tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
+    return info
