@@ -11,21 +11,22 @@ from PIL import Image
 
 ALPHA_THRESHOLD = 128
 NEAR_WHITE = 235  # every channel at least this much counts as near-white
+WHITE = (255, 255, 255, 255)
+_BELOW_THRESHOLD = [255 if v < ALPHA_THRESHOLD else 0 for v in range(256)]
+_AT_OR_ABOVE_THRESHOLD = [0 if v < ALPHA_THRESHOLD else 255 for v in range(256)]
 
 
 def rgba_to_rgb(image: Image.Image) -> Image.Image:
     """alpha < 128 → pure white; alpha ≥ 128 → colour composited over white."""
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
-    colour, alpha = rgba[..., :3], rgba[..., 3:4] / 255.0
-    rgb = colour * alpha + 255.0 * (1.0 - alpha)
-    rgb[rgba[..., 3] < ALPHA_THRESHOLD] = 255.0
-    return Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), "RGB")
+    rgba = image.convert("RGBA")
+    rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, WHITE), rgba).convert("RGB")
+    rgb.paste(WHITE[:3], mask=rgba.getchannel("A").point(_BELOW_THRESHOLD))
+    return rgb
 
 
 def alpha_mask(image: Image.Image) -> Image.Image:
     """Mode L mask: 255 where alpha ≥ 128, else 0."""
-    alpha = np.asarray(image.convert("RGBA"))[..., 3]
-    return Image.fromarray(np.where(alpha >= ALPHA_THRESHOLD, 255, 0).astype(np.uint8), "L")
+    return image.convert("RGBA").getchannel("A").point(_AT_OR_ABOVE_THRESHOLD)
 
 
 def white_share(rgb: Image.Image, mask: Image.Image) -> float:
@@ -35,5 +36,5 @@ def white_share(rgb: Image.Image, mask: Image.Image) -> float:
     total = int(foreground.sum())
     if total == 0:
         return 0.0
-    near_white = (np.asarray(rgb.convert("RGB")) >= NEAR_WHITE).all(axis=-1)
+    near_white = np.asarray(rgb.convert("RGB")).min(axis=-1) >= NEAR_WHITE
     return float((near_white & foreground).sum() / total)

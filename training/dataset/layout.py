@@ -50,7 +50,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def _save_png(image: Image.Image, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG", compress_level=3)
+    image.save(tmp, format="PNG", compress_level=1)
     os.replace(tmp, path)
 
 

@@ -1,5 +1,6 @@
 """Dataset statistics: counts, unique captions and the caption word-count histogram (the
 report's Figure 2: 1–7 words, about 67 % of samples one or two words)."""
+
 from __future__ import annotations
 
 from collections import Counter

@@ -1,7 +1,8 @@
 """Upscaling small emoji to the training size: Lanczos (default) or rudalle's Real-ESRGAN ×4.
 
 Real-ESRGAN needs its weights at `<cache_dir>/x4/RealESRGAN_x4.pth` (rudalle's own cache layout;
-nothing is downloaded here). It works on RGB, so colour (over white) and alpha go through it
+nothing is downloaded here). On CPU it is slow (tens of seconds per emoji at the default
+192 px tiles); it is meant for a GPU. It works on RGB, so colour (over white) and alpha go through it
 separately and are joined again before the final Lanczos fit to the target size.
 """
 
@@ -43,7 +44,14 @@ def lanczos(image: Image.Image, size: int) -> Image.Image:
 class RealEsrganUpscaler:
     """Real-ESRGAN ×4 from rudalle, on CPU; loaded once per build."""
 
-    def __init__(self, cache_dir: Path, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        device: str = "cpu",
+        patch_size: int = 192,
+        padding: int = 24,
+        pad_size: int = 15,
+    ) -> None:
         path = realesrgan_weights(cache_dir)
         if not path.is_file():
             raise MissingWeights(
@@ -54,14 +62,15 @@ class RealEsrganUpscaler:
 
         self.model = RealESRGAN(device, scale=4)
         self.model.load_weights(str(path))
+        self.tiling = {"patches_size": patch_size, "padding": padding, "pad_size": pad_size}
 
     def __call__(self, image: Image.Image, size: int) -> Image.Image:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         colour = Image.alpha_composite(white, rgba).convert("RGB")
         alpha = rgba.getchannel("A").convert("RGB")
-        big_colour = self.model.predict(colour)
-        big_alpha = self.model.predict(alpha).getchannel("R")
+        big_colour = self.model.predict(colour, **self.tiling)
+        big_alpha = self.model.predict(alpha, **self.tiling).getchannel("R")
         big = big_colour.convert("RGBA")
         big.putalpha(big_alpha)
         return lanczos(big, size)
