@@ -66,16 +66,9 @@ def sidebar(rater: shared.CurrentRater) -> None:
             st.rerun()
 
 
-def main() -> None:
-    try:
-        shared.engine()
-    except EmojichError as exc:
-        st.error(str(exc))
-        st.stop()
-    if "auth.rater" not in st.session_state:
-        login()
-    sidebar(shared.rater())
-    page = st.navigation(
+def navigation(logged_in: bool):
+    """Built on every run (also before login, hidden) so a deep link like /masks survives login."""
+    return st.navigation(
         {
             "Rate": [
                 st.Page(PAGES / "rate.py", title="Rate", icon="⭐", url_path="rate", default=True),
@@ -88,8 +81,22 @@ def main() -> None:
                 st.Page(PAGES / "stickers.py", title="Stickers", icon="🏷️", url_path="stickers"),
                 st.Page(PAGES / "dataset.py", title="Dataset", icon="🗂️", url_path="dataset"),
             ],
-        }
+        },
+        position="sidebar" if logged_in else "hidden",
     )
+
+
+def main() -> None:
+    try:
+        shared.engine()
+    except EmojichError as exc:
+        st.error(str(exc))
+        st.stop()
+    logged_in = "auth.rater" in st.session_state
+    page = navigation(logged_in)
+    if not logged_in:
+        login()
+    sidebar(shared.rater())
     shared.show_flash()
     page.run()
 

@@ -102,14 +102,17 @@ def to_rgba(rgb: np.ndarray, mask: np.ndarray) -> Image.Image:
     return Image.fromarray(np.dstack([rgb, mask]).astype(np.uint8), "RGBA")
 
 
-def overlay(rgb: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 0, 120), alpha: float = 0.45) -> Image.Image:
+def overlay(
+    rgb: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 0, 120), alpha: float = 0.45,
+    outline: tuple[int, int, int] = (0, 170, 255),
+) -> Image.Image:
     """The image with the background (mask 0) tinted, and the mask outline drawn."""
     out = rgb.astype(np.float32).copy()
     background = mask < 128
     out[background] = out[background] * (1 - alpha) + np.array(colour, np.float32) * alpha
     out = out.astype(np.uint8)
     contours, _ = cv2.findContours((mask >= 128).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(out, contours, -1, colour, 1)
+    cv2.drawContours(out, contours, -1, outline, 1)
     return Image.fromarray(out, "RGB")
 
 

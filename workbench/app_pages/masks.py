@@ -95,7 +95,7 @@ work = S["masks.work"][sid]
 views = (("image", rgb_image), ("mask", Image.fromarray(work, "L")), ("overlay", mask_edit.overlay(rgb, work)),
          ("cut-out", mask_edit.on_checkerboard(rgb, work)))
 for column, (caption, image) in zip(st.columns(4), views, strict=True):
-    column.image(_enlarge(image, VIEW), caption=caption, width=VIEW)
+    column.image(_enlarge(image, VIEW), caption=caption, width="stretch")
 
 click_col, brush_col = st.columns(2, gap="large")
 size = (rgb.shape[1], rgb.shape[0])

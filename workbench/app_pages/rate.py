@@ -111,12 +111,11 @@ def on_undo() -> None:
 def criterion_row(criterion: str, sample_id: int, active: bool) -> None:
     title, description = CRITERIA[criterion]
     chosen = S["rate.scores"].get(criterion)
-    label, *buttons = st.columns([4, 1, 1, 1, 1, 1], vertical_alignment="center")
     marker = "▶ " if active else ""
-    label.markdown(f"**{marker}{title}**" + (f" — {chosen}" if chosen else "") + f"  \n:gray[{description}]")
-    for value, column in zip(range(1, 6), buttons, strict=True):
+    st.markdown(f"**{marker}{title}**" + (f" — {chosen}" if chosen else "") + f" · :gray[{description}]")
+    for value, column in zip(range(1, 6), st.columns(5), strict=True):
         column.button(
-            str(value), key=f"rate.{criterion}.{value}", help=LEVELS[value],
+            f"{value} · {LEVELS[value]}", key=f"rate.{criterion}.{value}",
             type="primary" if chosen == value else "secondary",
             shortcut=str(value) if active else None,
             on_click=on_score, args=(criterion, value, sample_id), width="stretch",
@@ -149,7 +148,7 @@ if item is None:
 if S.get("rate.shown") != item.sample_id:
     _reset_scores()
 S["rate.shown"] = item.sample_id
-image_col, form_col = st.columns([2, 3], gap="large")
+image_col, form_col = st.columns([2, 4], gap="large")
 with image_col:
     st.image(shared.image_at(item.image_sha256, 384), width=384)
 with form_col:

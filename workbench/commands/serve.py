@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,12 +29,12 @@ def workbench(
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "minimal",
     ]
-    typer.echo(f"workbench on http://{address}:{port} (database {context.db_url}); Ctrl+C stops it")
-    try:
-        raise typer.Exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    typer.echo(f"workbench on http://{address}:{port} (database {context.db_url}); Ctrl+C stops it", err=True)
+    sys.stdout.flush()
+    # Become the Streamlit server (no child left behind when this process is stopped).
+    os.execve(sys.executable, command, env)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,122 @@
+"""A real browser: `emojich workbench` in a subprocess, Debian Chromium through Playwright.
+
+Logs in, rates one image with three key presses, fixes a mask with a click and accepts it with
+the keyboard, checks the database after each, and saves screenshots under tests/artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
+
+from db.engine import read_session
+from db.images import get_image
+from db.models import Mask, Rating, Sample
+from workbench import mask_edit
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+]
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(home, db_url, fresh_seeded):
+    port = free_port()
+    emojich = Path(sys.executable).with_name("emojich")
+    proc = subprocess.Popen(
+        [str(emojich), "workbench", "--port", str(port), "--headless", "--address", "127.0.0.1"],
+        env={**os.environ, "EMOJICH_DB": db_url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"workbench did not start: {proc.stdout.read().decode()[-2000:]}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_seeded):
+    ARTIFACTS.mkdir(exist_ok=True)
+    rater_id, token = fresh_seeded.raters["rater2"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.goto(server)
+        page.get_by_label("Access token").fill("emj_1_wrong")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_text("unknown or revoked access token")).to_be_visible()
+        page.get_by_label("Access token").fill(token)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Rate")).to_be_visible()
+        expect(page.get_by_text("▶ Generality")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "rate.png"), full_page=True)
+        for key, next_label in (("4", "▶ Emoji style"), ("5", "▶ Quality"), ("2", "▶ Generality")):
+            page.keyboard.press(key)
+            expect(page.get_by_text(next_label)).to_be_visible()
+        expect(page.get_by_text("Saved: generality 4, emoji style 5, quality 2")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "rate-after-save.png"), full_page=True)
+        with read_session(engine) as s:
+            rows = s.execute(select(Rating.rater_id, Rating.generality, Rating.emoji_style, Rating.quality)).all()
+        assert rows == [(rater_id, 4, 5, 2)]
+
+        page.goto(f"{server}/masks")  # a new browser session: the token is asked again
+        page.get_by_label("Access token").fill(token)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Masks")).to_be_visible()
+        frame = page.frame_locator("iframe[title*='streamlit_image_coordinates']")
+        picture = frame.locator("img#image")
+        expect(picture).to_be_visible()
+        box = picture.bounding_box()
+        with read_session(engine) as s:
+            queued = s.scalars(select(Mask).where(Mask.source == "contour").order_by(Mask.id)).first()
+            sample = s.get(Sample, queued.sample_id)
+            rgb = mask_edit.as_rgb(get_image(s, sample.image_sha256))
+            suggestion = mask_edit.as_mask(get_image(s, queued.image_sha256))
+        # the contour suggestion swallowed the top-left corner: click it to remove that region
+        picture.click(position={"x": 12, "y": 12})
+        x, y = mask_edit.scale_point(12, 12, (int(box["width"]), int(box["height"])), (rgb.shape[1], rgb.shape[0]))
+        expected = mask_edit.click_edit(suggestion, rgb, x, y, "toggle", 24)
+        assert suggestion[y, x] == 255 and expected[y, x] == 0
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "masks-after-click.png"), full_page=True)
+        page.get_by_role("heading", name="Masks").click()  # focus back on the page, out of the iframe
+        page.keyboard.press("a")  # accept and next
+        expect(page.get_by_text("Accepted: stored as a manual mask")).to_be_visible()
+        with read_session(engine) as s:
+            manual = s.scalars(select(Mask).where(Mask.source == "manual")).one()
+            stored = mask_edit.as_mask(get_image(s, manual.image_sha256))
+        assert manual.sample_id == sample.id and manual.rater_id == rater_id and manual.status == "accepted"
+        assert np.array_equal(stored, expected)
+        browser.close()
