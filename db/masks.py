@@ -1,12 +1,31 @@
-"""Masks: ground truth from the dataset's alpha, U-Net predictions, contour suggestions, manual fixes."""
+"""Masks: ground truth from the dataset's alpha, U-Net predictions, contour suggestions, manual fixes.
+
+The review queue (the workbench's Masks page): `list_review_queue`, then a person's decision
+with `accept_manual_mask` (their mask, possibly the suggestion unchanged) or `reject_sample_mask`
+(the sample cannot be segmented usefully: left out of training and of later rounds). Machine
+rows are never rewritten; a person's row simply wins (see db/segmentation.py).
+"""
 from __future__ import annotations
 
-from PIL import Image as PILImage
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
 
+import numpy as np
+from PIL import Image as PILImage
+from sqlalchemy import case, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from db.errors import EmojichError, NotFound, RaterNotFound
 from db.images import put_image
-from db.models import MASK_SOURCES, MASK_STATUSES, Mask
+from db.models import MASK_SOURCES, MASK_STATUSES, Image, Mask, Prompt, Rater, Sample
+from db.samples import get_sample
+
+
+class BadMask(EmojichError):
+    pass
+
+
+class MaskNotFound(NotFound):
+    pass
 
 
 def add_mask(
@@ -50,3 +69,168 @@ def add_mask(
 
 def list_masks_for_sample(session: Session, sample_id: int) -> list[Mask]:
     return list(session.scalars(select(Mask).where(Mask.sample_id == sample_id).order_by(Mask.id)))
+
+
+def get_mask(session: Session, mask_id: int) -> Mask:
+    mask = session.get(Mask, mask_id)
+    if mask is None:
+        raise MaskNotFound(f"mask {mask_id} not found")
+    return mask
+
+
+def count_masks(
+    session: Session, *, source: str | None = None, status: str | None = None, round: int | None = None
+) -> int:
+    query = select(func.count(Mask.id))
+    if source is not None:
+        query = query.where(Mask.source == source)
+    if status is not None:
+        query = query.where(Mask.status == status)
+    if round is not None:
+        query = query.where(Mask.round == round)
+    return session.scalar(query) or 0
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """A sample waiting for a person, with the machine mask to start from."""
+
+    sample_id: int
+    image_sha256: str  # the generated image (RGB on white)
+    mask_id: int
+    mask_sha256: str  # the suggestion: a contour mask (queued) or a U-Net pseudo-label
+    source: str
+    status: str
+    round: int | None
+    confidence_mean: float | None
+    confidence_boundary: float | None
+    prompt: str
+    checkpoint_id: int
+
+
+def _has_person_decision(sample_id_column):
+    person = aliased(Mask)
+    return exists().where(person.sample_id == sample_id_column, person.source == "manual")
+
+
+def _latest_machine_masks():
+    latest = (
+        select(Mask.sample_id, func.max(Mask.id).label("mask_id"))
+        .where(Mask.sample_id.is_not(None), Mask.source.in_(("unet", "contour")), Mask.status != "rejected")
+        .group_by(Mask.sample_id)
+    )
+    return latest.subquery()
+
+
+def list_review_queue(session: Session, limit: int = 50, *, include_accepted: bool = True) -> list[ReviewItem]:
+    """Samples no person has decided on, each with its latest machine mask: contour fallbacks
+    (needs_review) first, then U-Net pseudo-labels (for spot checks); lowest confidence first
+    within each group (boundary score, then mean)."""
+    latest = _latest_machine_masks()
+    query = (
+        select(
+            Sample.id,
+            Sample.image_sha256,
+            Mask.id,
+            Mask.image_sha256,
+            Mask.source,
+            Mask.status,
+            Mask.round,
+            Mask.confidence_mean,
+            Mask.confidence_boundary,
+            Prompt.text,
+            Sample.checkpoint_id,
+        )
+        .join(latest, latest.c.sample_id == Sample.id)
+        .join(Mask, Mask.id == latest.c.mask_id)
+        .join(Prompt, Prompt.id == Sample.prompt_id)
+        .where(~_has_person_decision(Sample.id))
+    )
+    if not include_accepted:
+        query = query.where(Mask.status == "needs_review")
+    query = query.order_by(
+        case((Mask.status == "needs_review", 0), else_=1),
+        func.coalesce(Mask.confidence_boundary, -1.0),
+        func.coalesce(Mask.confidence_mean, -1.0),
+        Mask.id,
+    ).limit(limit)
+    return [ReviewItem(*row) for row in session.execute(query)]
+
+
+def count_review_queue(session: Session, *, include_accepted: bool = False) -> int:
+    latest = _latest_machine_masks()
+    query = (
+        select(func.count())
+        .select_from(latest)
+        .join(Mask, Mask.id == latest.c.mask_id)
+        .where(~_has_person_decision(latest.c.sample_id))
+    )
+    if not include_accepted:
+        query = query.where(Mask.status == "needs_review")
+    return session.scalar(query) or 0
+
+
+def _check_rater(session: Session, rater_id: int) -> None:
+    if session.get(Rater, rater_id) is None:
+        raise RaterNotFound(f"rater {rater_id} not found")
+
+
+def _sample_size(session: Session, sample: Sample) -> tuple[int, int]:
+    row = session.execute(select(Image.width, Image.height).where(Image.sha256 == sample.image_sha256)).one()
+    return int(row[0]), int(row[1])
+
+
+def binarize(mask: PILImage.Image) -> PILImage.Image:
+    """Mode L, 255 where the mask is at least half opaque, else 0 (RGBA masks: their alpha)."""
+    if mask.mode in ("RGBA", "LA", "PA"):
+        mask = mask.getchannel("A")
+    values = np.asarray(mask.convert("L"))
+    return PILImage.fromarray(np.where(values >= 128, 255, 0).astype(np.uint8), "L")
+
+
+def accept_manual_mask(
+    session: Session, sample_id: int, pil_mask: PILImage.Image, rater_id: int, *, for_validation: bool = False
+) -> Mask:
+    """A person's mask for a sample (edited, or the suggestion accepted as is): it wins over every
+    machine mask of the sample and is training data from the next round on (validation data when
+    `for_validation`). The mask must have the sample image's size and must not be empty."""
+    sample = get_sample(session, sample_id)
+    _check_rater(session, rater_id)
+    size = _sample_size(session, sample)
+    if pil_mask.size != size:
+        raise BadMask(f"mask is {pil_mask.size[0]}×{pil_mask.size[1]} but sample {sample_id} is {size[0]}×{size[1]}")
+    mask = binarize(pil_mask)
+    if mask.getbbox() is None:
+        raise BadMask("the mask is empty; reject the sample instead")
+    return add_mask(
+        session, mask, source="manual", status="accepted", sample_id=sample_id, rater_id=rater_id,
+        for_validation=for_validation,
+    )
+
+
+def reject_sample_mask(session: Session, sample_id: int, rater_id: int) -> Mask:
+    """A person says the sample cannot be segmented usefully: it leaves the queue, is never used
+    for training and is not predicted on again. Recorded as a manual row with status rejected that
+    keeps the mask the person saw (or an empty one if there was none)."""
+    sample = get_sample(session, sample_id)
+    _check_rater(session, rater_id)
+    seen = session.scalar(
+        select(Mask.image_sha256)
+        .where(Mask.sample_id == sample_id, Mask.source.in_(("unet", "contour")))
+        .order_by(Mask.id.desc())
+        .limit(1)
+    )
+    if seen is None:
+        width, height = _sample_size(session, sample)
+        seen = put_image(session, PILImage.new("L", (width, height), 0))
+    row = Mask(sample_id=sample_id, image_sha256=seen, source="manual", status="rejected", rater_id=rater_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_person_decision(session: Session, sample_id: int) -> Mask | None:
+    """The sample's latest manual row (accepted: a person's mask; rejected: left out), or None."""
+    return session.scalar(
+        select(Mask).where(Mask.sample_id == sample_id, Mask.source == "manual").order_by(Mask.id.desc()).limit(1)
+    )

@@ -1,0 +1,95 @@
+"""Confidence scores and the gate: the released mean score saturates on easy background; the
+boundary score does not; `choose_gate` picks the score that separates bad masks better."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from training.segmentation.confidence import (
+    NOTHING_PASSES,
+    RELEASED_GATE,
+    boundary_confidence,
+    calibrate_threshold,
+    choose_gate,
+    mask_iou,
+    mean_confidence,
+    percentile_confidence,
+    scores,
+    separation_auc,
+)
+from training.segmentation.model import Gate
+
+
+def _disc(size=128, radius=40, centre=(64, 64)) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def _probabilities(mask: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
+    """A confident prediction of `mask`: near 0/1 away from the edge, a soft ramp across it."""
+    soft = gaussian_filter(mask.astype(float), sharpness)
+    return np.clip(0.001 + 0.998 * soft, 0, 1)
+
+
+def test_a_wrong_hole_barely_moves_the_mean_score_but_lowers_the_boundary_score():
+    face = _disc()
+    sure = _probabilities(face)
+    unsure = sure.copy()
+    unsure[_disc(radius=11, centre=(50, 50))] = 0.45  # the white eye called background, unsurely
+    assert mask_iou(unsure >= 0.5, face) < 0.95
+    assert mean_confidence(unsure) > 0.97  # the released gate (0.99) is not far off
+    assert boundary_confidence(unsure) < boundary_confidence(sure)
+    assert percentile_confidence(unsure) < percentile_confidence(sure)
+    assert set(scores(sure)) == {"mean", "boundary"}
+
+
+def test_easy_background_saturates_the_mean_score_but_not_the_boundary_score():
+    small = _probabilities(_disc(size=128, radius=40, centre=(64, 64)))
+    padded = np.pad(small, 192, constant_values=small[0, 0])  # same emoji, more white around it
+    assert mean_confidence(padded) > mean_confidence(small) + 0.005
+    assert boundary_confidence(padded) == pytest.approx(boundary_confidence(small), abs=1e-6)
+
+
+def test_empty_and_full_predictions_have_no_boundary_confidence():
+    assert boundary_confidence(np.zeros((32, 32))) == 0.0
+    assert boundary_confidence(np.ones((32, 32))) == 0.0
+    assert mean_confidence(np.zeros((32, 32))) == 1.0  # why the mean alone is not enough
+
+
+def test_iou():
+    a, b = _disc(radius=20), _disc(radius=20, centre=(64, 70))
+    assert mask_iou(a, a) == 1.0
+    assert 0 < mask_iou(a, b) < 1
+    assert mask_iou(np.zeros((4, 4)), np.zeros((4, 4))) == 1.0
+
+
+def test_separation_auc_and_threshold():
+    ious = [0.99, 0.98, 0.97, 0.80, 0.60]
+    perfect = [0.9, 0.8, 0.85, 0.3, 0.2]
+    useless = [0.3, 0.2, 0.9, 0.8, 0.85]
+    assert separation_auc(perfect, ious) == 1.0
+    assert separation_auc(useless, ious) < 0.5
+    assert separation_auc(perfect, [0.99, 0.99, 0.99, 0.99, 0.99]) is None
+    assert calibrate_threshold(perfect, ious) == 0.8  # lowest threshold with only good masks above
+    assert calibrate_threshold([0.1, 0.9], [0.99, 0.5]) > 0.9  # nothing reaches the precision: none pass
+
+
+def test_choose_gate_prefers_the_better_separating_score():
+    ious = [0.99, 0.98, 0.97, 0.80, 0.60]
+    choice = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "boundary": [0.9, 0.8, 0.85, 0.3, 0.2]}, ious)
+    assert choice.gate == Gate("boundary", 0.8)
+    assert choice.auc["boundary"] == 1.0 and choice.auc["mean"] < 1.0
+    forced = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "boundary": [0.9] * 5}, ious, mode="mean")
+    assert forced.gate.score == "mean"
+    assert choose_gate({"mean": [0.5] * 5}, ious, mode="released").gate == RELEASED_GATE
+    with pytest.raises(ValueError, match="unknown gate mode"):
+        choose_gate({"mean": [0.5] * 5}, ious, mode="median")
+
+
+def test_choose_gate_without_both_kinds_of_masks():
+    all_good = choose_gate({"mean": [0.99, 0.98], "boundary": [0.9, 0.8]}, [0.99, 0.98])
+    assert all_good.gate == RELEASED_GATE
+    all_bad = choose_gate({"mean": [0.99, 0.98], "boundary": [0.9, 0.8]}, [0.5, 0.3])
+    assert all_bad.gate == NOTHING_PASSES and not all_bad.gate.passes({"mean": 1.0, "boundary": 1.0})
+    assert choose_gate({"mean": [], "boundary": []}, []).gate == RELEASED_GATE

@@ -1,0 +1,1 @@
+"""Emoji segmentation: U-Net (smp) with confidence gate, contour fallback, pseudo-label rounds."""

@@ -1,0 +1,133 @@
+"""How sure the U-Net is about one mask, and which score should gate the contour fallback.
+
+`p` is the per-pixel probability of "opaque" (H×W, floats in 0..1); the per-pixel confidence is
+max(p, 1 − p), the probability of the class the mask chose.
+
+- `mean_confidence`: the released code's score, the mean over all pixels. An emoji covers well
+  under half of a 256 px image and its white background is easy, so this score sits near 1 even
+  when a whole eye or the inside of a sheet of paper is wrong.
+- `boundary_confidence`: the mean over a band around the predicted boundary (dilation minus
+  erosion of the mask), where mistakes show up; easy background cannot saturate it.
+- `percentile_confidence`: a low percentile of per-pixel confidence (measured in the bench).
+
+`choose_gate` measures on validation masks which score better separates bad masks (IoU < 0.95)
+from good ones (ROC AUC, through scipy's Mann–Whitney U) and calibrates its threshold.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+from training.segmentation.model import Gate
+
+RELEASED_GATE = Gate("mean", 0.99)
+NOTHING_PASSES = Gate("mean", 1.01)  # when every validation mask is bad
+BAD_IOU = 0.95
+BOUNDARY_BAND = 3  # pixels each side of the predicted boundary
+TARGET_PRECISION = 0.95  # of masks passing the gate, at least this share should be good
+
+
+def pixel_confidence(p: np.ndarray) -> np.ndarray:
+    return np.maximum(p, 1.0 - p)
+
+
+def mean_confidence(p: np.ndarray) -> float:
+    return float(pixel_confidence(p).mean())
+
+
+def boundary_band(mask: np.ndarray, band: int = BOUNDARY_BAND) -> np.ndarray:
+    """Pixels within `band` of the boundary of a boolean mask."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    m = mask.astype(np.uint8)
+    return cv2.dilate(m, kernel).astype(bool) & ~cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
+
+
+def boundary_confidence(p: np.ndarray, band: int = BOUNDARY_BAND) -> float:
+    """Mean confidence near the predicted boundary; 0.0 when the mask has no boundary at all
+    (an empty or full mask is never a usable emoji mask)."""
+    ring = boundary_band(p >= 0.5, band)
+    if not ring.any():
+        return 0.0
+    return float(pixel_confidence(p)[ring].mean())
+
+
+def percentile_confidence(p: np.ndarray, q: float = 1.0) -> float:
+    return float(np.percentile(pixel_confidence(p), q))
+
+
+def scores(p: np.ndarray) -> dict[str, float]:
+    """The two scores stored with every U-Net mask."""
+    return {"mean": mean_confidence(p), "boundary": boundary_confidence(p)}
+
+
+def mask_iou(pred: np.ndarray, truth: np.ndarray) -> float:
+    pred, truth = pred.astype(bool), truth.astype(bool)
+    union = np.logical_or(pred, truth).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(pred, truth).sum() / union)
+
+
+def separation_auc(values: Sequence[float], ious: Sequence[float], bad_below: float = BAD_IOU) -> float | None:
+    """ROC AUC of `values` for telling good masks (IoU ≥ bad_below) from bad ones:
+    P(score of a good mask > score of a bad one). None when one of the groups is empty."""
+    values, ious = np.asarray(values, float), np.asarray(ious, float)
+    good, bad = values[ious >= bad_below], values[ious < bad_below]
+    if len(good) == 0 or len(bad) == 0:
+        return None
+    u = mannwhitneyu(good, bad, alternative="two-sided").statistic
+    return float(u / (len(good) * len(bad)))
+
+
+def calibrate_threshold(
+    values: Sequence[float], ious: Sequence[float], target_precision: float = TARGET_PRECISION,
+    bad_below: float = BAD_IOU,
+) -> float:
+    """The lowest threshold at which the masks passing it are at least `target_precision` good
+    (so as many good masks as possible pass); above every value when none reaches it."""
+    values, good = np.asarray(values, float), np.asarray(ious, float) >= bad_below
+    best = float(np.nextafter(values.max(), np.inf))
+    for t in np.unique(values)[::-1]:  # from strict to lenient
+        passing = values >= t
+        if good[passing].mean() >= target_precision:
+            best = float(t)
+    return best
+
+
+@dataclass(frozen=True)
+class GateChoice:
+    gate: Gate
+    auc: dict[str, float | None]
+    reason: str
+
+
+def choose_gate(
+    val_scores: Mapping[str, Sequence[float]], ious: Sequence[float], *, mode: str = "auto",
+    target_precision: float = TARGET_PRECISION,
+) -> GateChoice:
+    """Pick the score that better separates bad masks from good and calibrate its threshold.
+
+    mode "auto" picks by AUC; "mean"/"boundary" force a score (still calibrated); "released" is
+    the released rule (mean ≥ 0.99). Without both good and bad validation masks nothing can be
+    measured: all good (or no validation at all) → the released rule; all bad → nothing passes.
+    """
+    auc = {name: separation_auc(v, ious) for name, v in val_scores.items()}
+    if mode == "released":
+        return GateChoice(RELEASED_GATE, auc, "released rule requested")
+    measurable = {name: a for name, a in auc.items() if a is not None}
+    if not measurable:
+        if len(ious) and max(ious) < BAD_IOU:
+            return GateChoice(NOTHING_PASSES, auc, "every validation mask is bad: nothing is accepted")
+        return GateChoice(RELEASED_GATE, auc, "no bad validation masks to measure against: released rule")
+    if mode == "auto":
+        name = max(measurable, key=lambda n: (measurable[n], n == "boundary"))
+    elif mode in val_scores:
+        name = mode
+    else:
+        raise ValueError(f"unknown gate mode {mode!r}; expected auto, released or one of {sorted(val_scores)}")
+    threshold = calibrate_threshold(val_scores[name], ious, target_precision)
+    return GateChoice(Gate(name, threshold), auc, f"AUC {name} {auc[name]:.3f}")

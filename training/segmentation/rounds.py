@@ -1,0 +1,271 @@
+"""One pseudo-labelling round (the report, section VI), top to bottom:
+
+1. read the training masks (ground truth, accepted pseudo-labels, manual fixes), the validation
+   masks and the generated samples no round or person has decided on yet;
+2. train the U-Net, from the previous round's weights when they fit, else from scratch;
+3. evaluate on validation: IoU, Dice, and which confidence score better separates bad masks
+   (IoU < 0.95) from good ones: that score, calibrated, becomes the round's gate;
+4. save the model to `<home>/models/segmentation/round_N.pt`;
+5. predict on the undecided samples: masks passing the gate become pseudo-labels (source unet,
+   accepted, round N); the rest are queued for review with the contour suggestion (source
+   contour, needs_review), both with the U-Net's two confidence scores;
+6. record the round (one transaction with all its masks) and say whether validation IoU has
+   stopped improving, in which case another round is not worth it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import Engine
+
+from db.engine import read_session, write_session
+from db.errors import EmojichError
+from db.images import get_image, put_png, to_png_bytes
+from db.models import Mask
+from db.segmentation import (
+    TrainingMask,
+    add_segmentation_round,
+    list_segmentation_rounds,
+    list_training_masks,
+    list_undecided_samples,
+    list_validation_masks,
+    next_round_number,
+)
+from training.segmentation.confidence import GateChoice, choose_gate
+from training.segmentation.contour import ContourParams
+from training.segmentation.data import PairSet, to_rgb_on_white
+from training.segmentation.inference import segment
+from training.segmentation.model import (
+    DEFAULT_ENCODER,
+    Gate,
+    LoadedModel,
+    ModelFileError,
+    build_model,
+    config_for,
+    load_model,
+    save_model,
+)
+from training.segmentation.train import TrainConfig, TrainReport, evaluate, train_unet
+
+PLATEAU_DELTA = 0.002  # a round that lifts validation IoU by less than this has plateaued
+PREDICT_CHUNK = 64
+
+
+class NoTrainingData(EmojichError):
+    pass
+
+
+def model_dir(home: Path) -> Path:
+    return Path(home) / "models" / "segmentation"
+
+
+@dataclass
+class RoundResult:
+    round: int
+    encoder: str
+    started_from: str  # "scratch" or the previous model's path
+    train_size: int
+    val_size: int
+    val_iou: float | None
+    val_dice: float | None
+    gate: GateChoice
+    predicted: int
+    accepted: int
+    queued: int
+    plateau: bool
+    best_previous_iou: float | None
+    model_path: Path
+    training: TrainReport
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def share_accepted(self) -> float | None:
+        return self.accepted / self.predicted if self.predicted else None
+
+    def summary(self) -> str:
+        fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+        auc = ", ".join(f"{k} {fmt(v)}" for k, v in self.gate.auc.items())
+        lines = [
+            f"round {self.round}: {self.encoder} from {self.started_from}, {self.training.steps} steps "
+            f"({self.training.images_seen} images) in {self.training.seconds:.1f}s",
+            f"  train {self.train_size} masks, validation {self.val_size}: IoU {fmt(self.val_iou)}, "
+            f"Dice {fmt(self.val_dice)}",
+            f"  gate {self.gate.gate.describe()} ({self.gate.reason}; AUC for bad masks: {auc})",
+            f"  predicted {self.predicted} samples: {self.accepted} pseudo-labels, {self.queued} queued for review"
+            + (f" (share accepted {self.share_accepted:.2f})" if self.predicted else ""),
+            f"  model {self.model_path}; round took {self.seconds:.1f}s",
+        ]
+        if self.plateau:
+            lines.append(
+                f"  plateau: validation IoU {fmt(self.val_iou)} is not above the best earlier round's "
+                f"{fmt(self.best_previous_iou)} by {PLATEAU_DELTA}; another round is not worth it"
+            )
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _mask_array(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("L")) >= 128
+
+
+def _load_pairs(session, home: Path, records: list[TrainingMask]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rgbs, masks = [], []
+    for record in records:
+        if record.sample_id is not None:
+            rgb = to_rgb_on_white(get_image(session, record.sample_image_sha256))
+        else:
+            path = Path(home) / "datasets" / record.dataset / "rgb" / record.file
+            try:
+                with Image.open(path) as image:
+                    rgb = to_rgb_on_white(image)
+            except OSError as exc:
+                raise EmojichError(f"cannot read dataset image {path}: {exc}") from exc
+        mask = _mask_array(get_image(session, record.mask_sha256))
+        if mask.shape != rgb.shape[:2]:
+            raise EmojichError(f"mask {record.mask_id} is {mask.shape} but its image is {rgb.shape[:2]}")
+        rgbs.append(rgb)
+        masks.append(mask)
+    return rgbs, masks
+
+
+def _start_model(config, from_previous: bool, previous_path: str | None, notes: list[str]):
+    if from_previous and previous_path:
+        try:
+            previous = load_model(Path(previous_path))
+        except ModelFileError as exc:
+            notes.append(f"previous model unusable ({exc}); training from scratch")
+        else:
+            if previous.config == config:
+                return previous.model, str(previous_path)
+            notes.append(f"previous model is {previous.config}; training {config} from scratch")
+    return build_model(config), "scratch"
+
+
+def _png(mask: np.ndarray) -> bytes:
+    return to_png_bytes(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L"))
+
+
+def run_round(
+    engine: Engine,
+    home: Path,
+    *,
+    encoder: str = DEFAULT_ENCODER,
+    image_size: int = 256,
+    epochs: int = 5,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    time_budget_s: float | None = None,
+    from_previous: bool = True,
+    gate_mode: str = "auto",
+    fixed_gate: Gate | None = None,
+    contour_params: ContourParams = ContourParams(),
+    plateau_delta: float = PLATEAU_DELTA,
+    device: str = "cpu",
+    seed: int = 0,
+    progress: bool = False,
+) -> RoundResult:
+    started = time.perf_counter()
+    home = Path(home)
+    config = config_for(encoder, image_size)
+    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, time_budget_s=time_budget_s, seed=seed)
+    notes: list[str] = []
+
+    with read_session(engine) as session:
+        number = next_round_number(session)
+        earlier = list_segmentation_rounds(session)
+        train_records = list_training_masks(session)
+        val_records = list_validation_masks(session)
+        if not train_records:
+            raise NoTrainingData(
+                "no training masks yet: build and register a dataset first (`emojich dataset build`)"
+            )
+        train_rgbs, train_masks = _load_pairs(session, home, train_records)
+        val_rgbs, val_masks = _load_pairs(session, home, val_records)
+        undecided = list_undecided_samples(session)
+    previous_path = next((r.model_path for r in reversed(earlier) if r.model_path), None)
+
+    model, started_from = _start_model(config, from_previous, previous_path, notes)
+    report = train_unet(
+        model, PairSet.from_arrays(train_rgbs, train_masks, image_size), train_cfg, device=device, progress=progress
+    )
+    del train_rgbs, train_masks
+
+    evaluation = evaluate(model, image_size, val_rgbs, val_masks, device=device)
+    gate = choose_gate(
+        {"mean": evaluation.mean_scores, "boundary": evaluation.boundary_scores}, evaluation.iou, mode=gate_mode
+    )
+    if fixed_gate is not None:
+        gate = GateChoice(fixed_gate, gate.auc, "fixed by the caller")
+    path = save_model(model_dir(home) / f"round_{number}.pt", model, config, gate.gate, number)
+    loaded = LoadedModel(model, config, gate.gate, number, path)
+
+    new_masks: list[tuple[int, bytes, str, float | None, float | None]] = []
+    for start in range(0, len(undecided), PREDICT_CHUNK):
+        chunk = undecided[start:start + PREDICT_CHUNK]
+        with read_session(engine) as session:
+            rgbs = [to_rgb_on_white(get_image(session, sha)) for _, sha in chunk]
+        for (sample_id, _), result in zip(chunk, segment(rgbs, loaded, contour_params, device=device), strict=True):
+            new_masks.append(
+                (sample_id, _png(result.mask), result.method, result.confidence_mean, result.confidence_boundary)
+            )
+    accepted = sum(1 for m in new_masks if m[2] == "unet")
+
+    best_previous = max((r.val_iou for r in earlier if r.val_iou is not None), default=None)
+    plateau = (
+        evaluation.mean_iou is not None
+        and best_previous is not None
+        and evaluation.mean_iou - best_previous < plateau_delta
+    )
+    with write_session(engine) as session:
+        for sample_id, png, method, mean, boundary in new_masks:
+            session.add(
+                Mask(
+                    sample_id=sample_id,
+                    image_sha256=put_png(session, png),
+                    source=method,
+                    status="accepted" if method == "unet" else "needs_review",
+                    round=number,
+                    confidence_mean=mean,
+                    confidence_boundary=boundary,
+                )
+            )
+        add_segmentation_round(
+            session,
+            round=number,
+            encoder=encoder,
+            train_size=len(train_records),
+            val_size=len(val_records),
+            val_iou=evaluation.mean_iou,
+            val_dice=evaluation.mean_dice,
+            predicted=len(new_masks),
+            share_accepted=accepted / len(new_masks) if new_masks else None,
+            gate=gate.gate.describe(),
+            plateau=plateau,
+            model_path=str(path),
+        )
+    if not val_records:
+        notes.append("no validation masks: the released gate (mean ≥ 0.99) is used and IoU is not measured")
+    return RoundResult(
+        round=number,
+        encoder=encoder,
+        started_from=started_from,
+        train_size=len(train_records),
+        val_size=len(val_records),
+        val_iou=evaluation.mean_iou,
+        val_dice=evaluation.mean_dice,
+        gate=gate,
+        predicted=len(new_masks),
+        accepted=accepted,
+        queued=len(new_masks) - accepted,
+        plateau=plateau,
+        best_previous_iou=best_previous,
+        model_path=path,
+        training=report,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )

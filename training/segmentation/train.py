@@ -1,0 +1,158 @@
+"""Training the U-Net: Dice + BCE (smp losses), AdamW with warm-up and cosine decay over the
+steps or an optional wall-clock budget (whichever ends first); evaluation with smp's metrics
+(IoU and Dice per image, at full size)."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import segmentation_models_pytorch as smp
+import torch
+from tqdm import tqdm
+
+from training.segmentation import confidence
+from training.segmentation.data import PairSet, augment
+from training.segmentation.inference import predict_probabilities
+from training.segmentation.model import IMAGENET_MEAN, IMAGENET_STD
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    time_budget_s: float | None = None  # stop early (between steps) when this much time has passed
+    augment: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs and batch_size must be ≥ 1 and lr > 0")
+
+
+@dataclass
+class TrainReport:
+    steps: int = 0
+    seconds: float = 0.0
+    images_seen: int = 0
+    losses: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+class SegLoss(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dice = smp.losses.DiceLoss(mode="binary", from_logits=True)
+        self.bce = smp.losses.SoftBCEWithLogitsLoss()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.dice(logits, target) + self.bce(logits, target)
+
+
+WARMUP = 0.1
+
+
+def _progress(step: int, total: int, started: float, budget_s: float | None) -> float:
+    """How far training is, 0..1: by steps, or by the clock when a time budget ends it sooner."""
+    by_steps = step / total
+    if budget_s is None:
+        return by_steps
+    return max(by_steps, (time.perf_counter() - started) / budget_s)
+
+
+def learning_rate(cfg: TrainConfig, progress: float) -> float:
+    """Linear warm-up, then cosine decay to zero, over training progress (steps or time)."""
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < WARMUP:
+        return cfg.lr * max(progress / WARMUP, 0.05)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (progress - WARMUP) / (1 - WARMUP)))
+
+
+def train_unet(
+    model: torch.nn.Module, data: PairSet, cfg: TrainConfig, *, device: str = "cpu", progress: bool = False
+) -> TrainReport:
+    if len(data) == 0:
+        raise ValueError("no training images")
+    generator = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = SegLoss()
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    report = TrainReport()
+    started = time.perf_counter()
+    bar = tqdm(total=total, desc="training U-Net", unit="step", disable=not progress)
+    out_of_time = False
+    for _epoch in range(cfg.epochs):
+        order = torch.randperm(len(data), generator=generator)
+        for start in range(0, len(data), cfg.batch_size):
+            index = order[start:start + cfg.batch_size]
+            images = data.images[index].float().div_(255.0)
+            masks = data.masks[index].clone()
+            if cfg.augment:
+                images, masks = augment(images, masks, generator)
+            loss = loss_fn(model((images.to(device) - mean) / std), masks.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, _progress(report.steps, total, started, cfg.time_budget_s))
+            optimizer.step()
+            report.steps += 1
+            report.images_seen += len(index)
+            report.losses.append(loss.item())
+            bar.update()
+            bar.set_postfix(loss=f"{report.losses[-1]:.3f}")
+            out_of_time = cfg.time_budget_s is not None and time.perf_counter() - started > cfg.time_budget_s
+            if out_of_time:
+                break
+        if out_of_time:
+            report.stopped_early = report.steps < total
+            break
+    bar.close()
+    model.eval()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    iou: list[float]  # per image
+    dice: list[float]
+    mean_scores: list[float]  # the released confidence score, per image
+    boundary_scores: list[float]
+
+    @property
+    def mean_iou(self) -> float | None:
+        return float(np.mean(self.iou)) if self.iou else None
+
+    @property
+    def mean_dice(self) -> float | None:
+        return float(np.mean(self.dice)) if self.dice else None
+
+
+def evaluate(
+    model: torch.nn.Module, image_size: int, rgbs: Sequence[np.ndarray], truths: Sequence[np.ndarray],
+    *, device: str = "cpu",
+) -> Evaluation:
+    """IoU and Dice per image (smp.metrics on the full-size masks) and both confidence scores."""
+    if not rgbs:
+        return Evaluation([], [], [], [])
+    probs = predict_probabilities(model, image_size, rgbs, device=device)
+    ious, dices, means, boundaries = [], [], [], []
+    for p, truth in zip(probs, truths, strict=True):
+        pred = torch.from_numpy(p >= 0.5).long()[None, None]
+        target = torch.from_numpy(np.asarray(truth, bool)).long()[None, None]
+        tp, fp, fn, tn = smp.metrics.get_stats(pred, target, mode="binary")
+        ious.append(float(smp.metrics.iou_score(tp, fp, fn, tn, reduction="micro", zero_division=1.0)))
+        dices.append(float(smp.metrics.f1_score(tp, fp, fn, tn, reduction="micro", zero_division=1.0)))
+        s = confidence.scores(p)
+        means.append(s["mean"])
+        boundaries.append(s["boundary"])
+    return Evaluation(ious, dices, means, boundaries)

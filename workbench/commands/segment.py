@@ -1,0 +1,84 @@
+"""`emojich segment ...`: pseudo-labelling rounds of the U-Net, and segmenting a folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+segment_app = typer.Typer(help="Emoji segmentation: U-Net rounds and folder inference.", no_args_is_help=True)
+
+
+@segment_app.command("round")
+def round_(
+    ctx: typer.Context,
+    encoder: str = typer.Option("efficientnet-b7", "--encoder", help="Any smp encoder name (resnet18 for CPU)."),
+    epochs: int = typer.Option(5, "--epochs", help="Passes over the training masks."),
+    image_size: int = typer.Option(256, "--image-size", help="Training/inference side in px (multiple of 32)."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    lr: float = typer.Option(3e-3, "--lr"),
+    time_budget: float = typer.Option(None, "--time-budget", help="Stop training after this many seconds."),
+    scratch: bool = typer.Option(False, "--scratch", help="Train from scratch, not from the previous round."),
+    gate: str = typer.Option("auto", "--gate", help="auto (measured), mean, boundary or released (mean≥0.99)."),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Train a round, pseudo-label confident samples, queue the rest for review."""
+    from training.segmentation.model import builder_for
+    from training.segmentation.rounds import run_round
+
+    try:
+        builder_for(encoder)
+    except KeyError as exc:
+        raise typer.BadParameter(exc.args[0], param_hint="--encoder") from None
+    result = run_round(
+        ctx.obj.engine,
+        ctx.obj.home,
+        encoder=encoder,
+        image_size=image_size,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        time_budget_s=time_budget,
+        from_previous=not scratch,
+        gate_mode=gate,
+        device=device,
+        progress=True,
+    )
+    typer.echo(result.summary())
+
+
+@segment_app.command("predict")
+def predict(
+    ctx: typer.Context,
+    input_dir: Path = typer.Option(..., "--input", help="Folder of images (RGB on white, or RGBA)."),
+    output_dir: Path = typer.Option(..., "--output", help="Folder for NAME.png, NAME.mask.png, predictions.csv."),
+    model: str = typer.Option("latest", "--model", help="A model file, or latest (the latest round's)."),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Segment every image in a folder; exit 2 when some files were rejected."""
+    import sys
+
+    from training.segmentation.latest import latest_model
+    from training.segmentation.model import load_model
+    from training.segmentation.predict import predict_folder
+
+    if model == "latest":
+        loaded = latest_model(ctx.obj.engine, device)
+        if loaded is None:
+            typer.echo("no U-Net round yet: using the contour method for every image", err=True)
+    else:
+        loaded = load_model(Path(model), device)
+    report = predict_folder(
+        input_dir, output_dir, loaded, device=device, warn=lambda line: typer.echo(line, err=True), progress=True
+    )
+    by_method = {m: sum(1 for r in report.processed if r.method == m) for m in ("unet", "contour")}
+    typer.echo(
+        f"{len(report.processed)} segmented (unet {by_method['unet']}, contour {by_method['contour']}), "
+        f"{len(report.rejected)} rejected; {report.csv_path}"
+    )
+    if report.rejected:
+        sys.stdout.flush()
+        raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(segment_app, name="segment")
