@@ -147,3 +147,14 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     with pytest.raises(EmojichError, match="unknown upscaler"):
         build_noto_dataset(tmp_path, emoji=["😀"], upscale="bicubic")
     assert len(TINY_EMOJI) == TINY_IMAGES + 1
+
+
+def test_process_pool_gives_the_same_dataset(tmp_path):
+    emoji = ("😀", "👍", "👍🏻", "👍🏿", "🐱", "🇯🇵", "🏰", "{")
+    one = build_noto_dataset(tmp_path / "a", size=32, emoji=emoji, val_size=1, workers=1)
+    two = build_noto_dataset(tmp_path / "b", size=32, emoji=emoji, val_size=1, workers=2)
+    assert read_metadata(one.directory) == read_metadata(two.directory)
+    assert (two.images, two.skipped_missing) == (7, 1)
+    for record in read_metadata(one.directory):
+        a = (one.directory / "rgb" / record.file).read_bytes()
+        assert a == (two.directory / "rgb" / record.file).read_bytes()

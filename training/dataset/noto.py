@@ -6,6 +6,7 @@ reuses images already on disk at the same size, so an interrupted build resumes.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Sequence
@@ -120,7 +121,11 @@ def build_noto_dataset(
     bar = tqdm(total=len(tasks), desc=f"building {name}", unit="emoji", disable=not progress)
     results: dict[str, tuple[float | None, bool]] = {}
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(str(home), upscale)) as pool:
+        # spawn, not fork: the caller may hold threads (tqdm's monitor, torch) whose locks a fork copies.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(str(home), upscale)
+        ) as pool:
             for e, share, reused in pool.map(_make_one, tasks, chunksize=64):
                 results[e] = (share, reused)
                 bar.update()
