@@ -2,7 +2,8 @@
 
 - `tiny_dataset_dir` (session): a real 51-image dataset folder rendered once from the installed
   Noto Color Emoji font with CLDR Russian captions, at TINY_SIZE px, 10 validation images.
-  Treat it as read-only: copy it before changing files.
+  Treat it as read-only: copy it before changing files. Its home is `tiny_dataset_dir.parents[1]`
+  (the folder is `<home>/datasets/tiny-ru`), for code that resolves datasets by home and name.
 - `tiny_dataset` (per test): that folder registered into the per-test `engine` (dataset_items rows
   plus ground-truth masks); returns a TinyDataset(name, directory, items).
 """

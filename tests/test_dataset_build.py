@@ -14,6 +14,7 @@ from tests.fixtures_dataset import TINY_EMOJI, TINY_IMAGES, TINY_SIZE, TINY_VAL_
 from training.dataset import build_noto_dataset, normalize_caption, read_metadata
 from training.dataset.alpha import alpha_mask, rgba_to_rgb, white_share
 from training.dataset.captions import cldr_captions, clean_cldr_name
+from training.dataset.layout import read_build_info
 from training.dataset.noto import emoji_file
 from training.dataset.split import assign_splits
 
@@ -105,8 +106,11 @@ def test_rebuild_reuses_files_and_metadata_is_stable(tmp_path):
     emoji = ("😀", "👍", "👍🏻", "🐱", "⚪")
     first = build_noto_dataset(tmp_path, name="t", size=32, emoji=emoji, val_size=1)
     meta = (first.directory / "metadata.jsonl").read_text(encoding="utf-8")
-    second = build_noto_dataset(tmp_path, name="t", size=32, emoji=emoji, val_size=1)
+    second = build_noto_dataset(
+        tmp_path, name="t", size=32, emoji=emoji + emoji[:2], val_size=1
+    )  # dupes dropped
     assert (first.images, first.reused) == (5, 0)
+    assert read_build_info(first.directory)["complete"] is True
     assert (second.images, second.reused) == (5, 5)
     assert (second.directory / "metadata.jsonl").read_text(encoding="utf-8") == meta
     line = json.loads(meta.splitlines()[0])

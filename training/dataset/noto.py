@@ -21,6 +21,7 @@ from training.dataset.layout import (
     ItemRecord,
     dataset_dir,
     prepare_dirs,
+    read_build_info,
     reuse_item_images,
     write_build_info,
     write_item_images,
@@ -67,11 +68,11 @@ def _init_worker(home: str, upscale: str) -> None:
     _worker["upscaler"] = make_upscaler(upscale, Path(home))
 
 
-def _make_one(task: tuple[str, str, int, str]) -> tuple[str, float | None, bool]:
+def _make_one(task: tuple[str, str, int, str, bool]) -> tuple[str, float | None, bool]:
     """(emoji, white share or None if the font lacks it, reused)."""
-    emoji, directory, size, file = task
+    emoji, directory, size, file, reusable = task
     directory_path = Path(directory)
-    share = reuse_item_images(directory_path, file, size)
+    share = reuse_item_images(directory_path, file, size) if reusable else None
     if share is not None:
         return emoji, share, True
     glyph = _worker["renderer"].render(emoji)
@@ -109,11 +110,17 @@ def build_noto_dataset(
     unknown = [e for e in chosen if e.replace("\ufe0f", "") not in captions]
     if unknown:
         raise EmojichError(f"no CLDR Russian name for {unknown[0]!r} ({codepoints_of(unknown[0])})")
-    chosen = spread([e.replace("\ufe0f", "") for e in chosen], limit)
-    make_upscaler(upscale, Path(home))  # fail fast (missing weights) before any work
+    chosen = spread(list(dict.fromkeys(e.replace("\ufe0f", "") for e in chosen)), limit)
+    upscaler = make_upscaler(upscale, Path(home))  # fails fast (missing weights) before any work
     prepare_dirs(directory)
+    # Files on disk are reused only if they were made the same way (size and upscaler).
+    previous = read_build_info(directory)
+    reusable = previous.get("size") == size and previous.get("upscale") == upscale
+    write_build_info(
+        directory, {"name": name, "source": SOURCE, "size": size, "upscale": upscale, "complete": False}
+    )
 
-    tasks = [(e, str(directory), size, emoji_file(e)) for e in chosen]
+    tasks = [(e, str(directory), size, emoji_file(e), reusable) for e in chosen]
     if workers is None:
         workers = (
             min(2, os.cpu_count() or 1) if upscale == "lanczos" and len(tasks) >= PARALLEL_MIN_ITEMS else 1
@@ -130,7 +137,7 @@ def build_noto_dataset(
                 results[e] = (share, reused)
                 bar.update()
     else:
-        _init_worker(str(home), upscale)
+        _worker.update(renderer=NotoRenderer(), upscaler=upscaler)
         for task in tasks:
             e, share, reused = _make_one(task)
             results[e] = (share, reused)
@@ -168,6 +175,7 @@ def build_noto_dataset(
     write_build_info(
         directory,
         {
+            "complete": True,
             "name": name,
             "source": SOURCE,
             "size": size,
