@@ -197,3 +197,19 @@ def test_csv_without_header_and_errors(tmp_path, messy_folder):
         import_folder(tmp_path / "home", messy_folder, csv_path=only_bad)
     with pytest.raises(EmojichError, match="not a folder"):
         import_folder(tmp_path / "home", tmp_path / "nope")
+
+
+def test_files_are_found_by_name_in_subfolders(tmp_path, messy_folder):
+    (messy_folder / "rgba_valid").mkdir()
+    (messy_folder / "rgba_valid" / "animated.gif").write_bytes(
+        (messy_folder / "images" / "animated.gif").read_bytes()
+    )
+    listing = tmp_path / "names.csv"
+    listing.write_text("image_name,text\nsmile.png,улыбка\nanimated.gif,кадры\n", encoding="utf-8")
+    report = import_folder(
+        tmp_path / "home", messy_folder, name="by-name", csv_path=listing, size=32, val_size=0
+    )
+    assert report.images == 1 and read_metadata(report.directory)[0].file == "smile.png"
+    assert report.problems == [
+        "animated.gif: skipped: ambiguous: a file of that name is in images, rgba_valid"
+    ]

@@ -107,11 +107,30 @@ def _cell(row: list[str], col: int | None) -> str | None:
     return row[col].strip() or None
 
 
-def _resolve(file: str, folder: Path, csv_path: Path) -> Path | None:
-    for candidate in (folder / file, csv_path.parent / file, folder / Path(file).name):
-        if candidate.is_file():
-            return candidate
-    return None
+class _Finder:
+    """Where a CSV's file lives: relative to the folder or to the CSV, else found by its name in
+    the folder's subfolders (the Kaggle archive keeps images in subfolders such as rgba/)."""
+
+    def __init__(self, folder: Path, csv_path: Path) -> None:
+        self.folder, self.csv_dir = folder, csv_path.parent
+        self._by_name: dict[str, list[Path]] | None = None
+
+    def find(self, file: str) -> tuple[Path | None, str]:
+        for candidate in (self.folder / file, self.csv_dir / file):
+            if candidate.is_file():
+                return candidate, ""
+        if self._by_name is None:
+            self._by_name = {}
+            for path in sorted(self.folder.rglob("*")):
+                if path.is_file():
+                    self._by_name.setdefault(path.name, []).append(path)
+        matches = self._by_name.get(Path(file).name, [])
+        if len(matches) == 1:
+            return matches[0], ""
+        if matches:
+            where = ", ".join(str(m.parent.relative_to(self.folder)) for m in matches)
+            return None, f"ambiguous: a file of that name is in {where}"
+        return None, "listed in the CSV but not found"
 
 
 def output_name(file: str) -> str:
@@ -147,13 +166,14 @@ def import_folder(
     directory = dataset_dir(home, name)
     prepare_dirs(directory)
 
+    finder = _Finder(folder, csv_path)
     made: list[tuple[dict, str, float]] = []
     taken: dict[str, str] = {}
     for entry in tqdm(entries, desc=f"importing {name}", unit="file", disable=not progress):
         file = entry["file"]
-        path = _resolve(file, folder, csv_path)
+        path, why = finder.find(file)
         if path is None:
-            problems.append(f"{file}: skipped: listed in the CSV but not found")
+            problems.append(f"{file}: skipped: {why}")
             continue
         out = output_name(file)
         if out in taken:
