@@ -173,7 +173,9 @@ class Rating(Base):
     __table_args__ = (
         UniqueConstraint("rater_id", "sample_id"),
         *(CheckConstraint(f"{c} BETWEEN 1 AND 5", name=c) for c in SCORE_COLUMNS),
-        Index("ix_ratings_sample_id", "sample_id"),
+        # Covers the dashboard's aggregates (scores per sample/checkpoint, agreement, per-rater counts)
+        # so they read the index alone; its sample_id prefix also serves the ON DELETE CASCADE lookups.
+        Index("ix_ratings_sample_scores", "sample_id", "rater_id", "generality", "emoji_style", "quality"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

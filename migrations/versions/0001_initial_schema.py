@@ -233,13 +233,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('rater_id', 'sample_id', name=op.f('ratings_rater_id_sample_id_uq'))
     )
     with op.batch_alter_table('ratings', schema=None) as batch_op:
-        batch_op.create_index('ix_ratings_sample_id', ['sample_id'], unique=False)
+        batch_op.create_index('ix_ratings_sample_scores', ['sample_id', 'rater_id', 'generality', 'emoji_style', 'quality'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('ratings', schema=None) as batch_op:
-        batch_op.drop_index('ix_ratings_sample_id')
+        batch_op.drop_index('ix_ratings_sample_scores')
 
     op.drop_table('ratings')
     with op.batch_alter_table('masks', schema=None) as batch_op:
