@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Float, and_, cast, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from db.models import SCORE_COLUMNS, Checkpoint, Metric, Prompt, Rater, Rating, Sample
@@ -25,21 +25,17 @@ class CheckpointScores:
     checkpoint_id: int
     step: int
     samples: int
-    raters: int
     by_criterion: dict[str, Moments]
     combined: Moments  # the mean of the three criteria per rating
 
 
 def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
-    """One row per checkpoint of the run that has ratings, in step order."""
-    g, s, q = (cast(getattr(Rating, c), Float) for c in CRITERIA)
-    combined = (g + s + q) / 3.0
-    columns = [
-        Checkpoint.id, Checkpoint.step, func.count(), func.count(func.distinct(Rating.sample_id)),
-        func.count(func.distinct(Rating.rater_id)),
-    ]
-    for value in (g, s, q, combined):
-        columns += [func.avg(value), func.avg(value * value)]
+    """One row per checkpoint of the run that has ratings, in step order (integer sums in SQL)."""
+    g, s, q = (getattr(Rating, c) for c in CRITERIA)
+    total = g + s + q
+    columns = [Checkpoint.id, Checkpoint.step, func.count(), func.count(func.distinct(Rating.sample_id))]
+    for value in (g, s, q, total):
+        columns += [func.sum(value), func.sum(value * value)]
     rows = session.execute(
         select(*columns)
         .select_from(Rating)
@@ -52,11 +48,13 @@ def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
     result = []
     for row in rows:
         n = int(row[2])
-        moments = [Moments(n, float(row[5 + 2 * i]), float(row[6 + 2 * i])) for i in range(4)]
+        sums = [(float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(4)]
+        moments = [Moments(n, total_ / n, squares / n) for total_, squares in sums[:3]]
+        combined = Moments(n, sums[3][0] / n / 3, sums[3][1] / n / 9)  # the mean of the three criteria
         result.append(
             CheckpointScores(
-                checkpoint_id=row[0], step=row[1], samples=int(row[3]), raters=int(row[4]),
-                by_criterion=dict(zip(CRITERIA, moments[:3], strict=True)), combined=moments[3],
+                checkpoint_id=row[0], step=row[1], samples=int(row[3]),
+                by_criterion=dict(zip(CRITERIA, moments, strict=True)), combined=combined,
             )
         )
     return result
@@ -76,19 +74,23 @@ def ratings_per_rater(session: Session, run_id: int) -> list[tuple[str, int]]:
     return [(r[0], int(r[1])) for r in rows]
 
 
-def value_counts(session: Session, run_id: int, criterion: str) -> list[tuple[int, int, int]]:
-    """(sample_id, score, how many raters gave it): the input of Krippendorff's alpha, in SQL."""
-    if criterion not in CRITERIA:
-        raise KeyError(f"unknown criterion {criterion!r}; expected one of {', '.join(CRITERIA)}")
-    column = getattr(Rating, criterion)
+def score_value_counts(session: Session, run_id: int) -> dict[str, list[tuple[int, int, int]]]:
+    """Per criterion, (sample_id, score, how many raters gave it): the input of Krippendorff's
+    alpha. One grouped scan for all three criteria; the split per criterion is done here."""
+    g, s, q = (getattr(Rating, c) for c in CRITERIA)
     rows = session.execute(
-        select(Rating.sample_id, column, func.count())
+        select(Rating.sample_id, g, s, q, func.count())
         .join(Sample, Sample.id == Rating.sample_id)
         .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
         .where(Checkpoint.run_id == run_id)
-        .group_by(Rating.sample_id, column)
+        .group_by(Rating.sample_id, g, s, q)
     ).all()
-    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+    counts: dict[str, dict[tuple[int, int], int]] = {c: {} for c in CRITERIA}
+    for sample_id, *scores, n in rows:
+        for criterion, score in zip(CRITERIA, scores, strict=True):
+            key = (int(sample_id), int(score))
+            counts[criterion][key] = counts[criterion].get(key, 0) + int(n)
+    return {c: [(sid, score, n) for (sid, score), n in sorted(pairs.items())] for c, pairs in counts.items()}
 
 
 def metric_series(

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from db.masks import add_mask
-from db.models import DatasetItem, SegmentationRound
-from db.ratings import Scores, save_rating
 from db.comparisons import save_comparison
+from db.masks import add_mask
+from db.models import DatasetItem, Rating, SegmentationRound, utcnow
 from db.raters import add_rater
 from db.runs import add_metrics, add_run
 from db.samples import NewSample, add_checkpoint_with_samples, ensure_prompt_set, list_prompts
@@ -179,23 +179,29 @@ def seed_workbench(
 
 
 def _seed_ratings(session: Session, result: SeedResult, index, last: int, rng: random.Random) -> None:
+    """Every non-admin rater rates every sample: the true mean + rater bias + a per-sample effect
+    shared by raters (so they agree) + noise, rounded and clipped to 1–5. One bulk insert."""
     sample_effect = {sid: rng.gauss(0, 0.5) for sid, _, _ in index}
+    now = utcnow()
+    rows = []
     for name, (rater_id, _) in result.raters.items():
         if name == "admin":
             continue
         bias = rng.gauss(0, 0.25)
         for sample_id, step, _ in index:
-            means = true_means(step, last)
             scores = {
                 c: int(min(5, max(1, round(m + bias + sample_effect[sample_id] + rng.gauss(0, 0.55)))))
-                for c, m in means.items()
+                for c, m in true_means(step, last).items()
             }
-            save_rating(session, rater_id, sample_id, Scores(**scores))
+            rows.append({"rater_id": rater_id, "sample_id": sample_id, **scores, "created_at": now, "updated_at": now})
+    if rows:
+        session.execute(insert(Rating), rows)
 
 
 def _seed_comparisons(session: Session, result: SeedResult, per_rater: int, rng: random.Random) -> None:
-    from db.models import Sample
     from sqlalchemy import select
+
+    from db.models import Sample
 
     by_prompt: dict[int, list[tuple[int, int]]] = {}
     for sid, cid, pid in session.execute(

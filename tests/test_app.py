@@ -164,3 +164,18 @@ def test_curation_pages_render(app_env, seeded, page):
     at = start(seeded.token("rater1")).switch_page(f"app_pages/{page}.py").run()
     assert not at.exception and not at.error
     assert [t.value for t in at.title] == [page.capitalize()]
+
+
+def test_stickers_export_a_set_through_the_exporter(app_env, seeded):
+    import io
+    import zipfile
+
+    at = start(seeded.token("rater1")).switch_page("app_pages/stickers.py").run()
+    picks = [c for c in at.checkbox if c.key.startswith("stickers.pick.")][:2]
+    for box in picks:
+        box.check()
+    at.run()
+    at.button(key="stickers.export").click().run()
+    assert not at.error, [e.value for e in at.error]
+    names = zipfile.ZipFile(io.BytesIO(at.session_state["stickers.zip"])).namelist()
+    assert "contact_sheet.png" in names and sum(n.endswith(".png") for n in names) == 3

@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from db.comparisons import list_outcomes, save_comparison
-from db.dashboard import checkpoint_scores, list_sticker_candidates, metric_series, prompt_across_checkpoints, value_counts
+from db.dashboard import (
+    checkpoint_scores,
+    list_sticker_candidates,
+    metric_series,
+    prompt_across_checkpoints,
+    score_value_counts,
+)
 from db.decisions import add_decision, latest_decision
 from db.engine import read_session, write_session
 from db.errors import InvalidScore, InvalidToken, PermissionDenied, SampleNotFound
@@ -133,7 +139,7 @@ def test_dashboard_aggregates_match_the_raw_rows(engine, seeded):
         raw = s.execute(
             select(Sample.checkpoint_id, Rating.generality, Rating.emoji_style, Rating.quality).join(Sample)
         ).all()
-        counts = value_counts(s, seeded.run_id, "quality")
+        counts = score_value_counts(s, seeded.run_id)["quality"]
         series = metric_series(s, seeded.run_id, ("loss", "lr"), max_points=50)
         tiles = prompt_across_checkpoints(s, seeded.run_id, seeded.prompt_ids[0])
         candidates = list_sticker_candidates(s, seeded.run_id, min_score=1.0)
@@ -143,7 +149,13 @@ def test_dashboard_aggregates_match_the_raw_rows(engine, seeded):
         assert row.combined.n == len(mine) == 64 * 2
         assert row.by_criterion["generality"].mean == pytest.approx(sum(r[1] for r in mine) / len(mine))
         assert row.combined.mean == pytest.approx(sum(sum(r[1:]) / 3 for r in mine) / len(mine))
+        assert row.combined.mean_sq == pytest.approx(sum((sum(r[1:]) / 3) ** 2 for r in mine) / len(mine))
+        assert row.by_criterion["quality"].mean_sq == pytest.approx(sum(r[3] ** 2 for r in mine) / len(mine))
     assert sum(c for _, _, c in counts) == len(raw)
+    by_sample = {}
+    for sid, _score, n in counts:
+        by_sample[sid] = by_sample.get(sid, 0) + n
+    assert set(by_sample.values()) == {2}  # two raters per sample
     assert {name for name, _, _ in series} == {"loss", "lr"} and len(series) <= 2 * 50 + 2
     assert [t.step for t in tiles] == seeded.steps
     assert candidates and all(c.score >= 1.0 for c in candidates)

@@ -10,7 +10,15 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from db.dashboard import CRITERIA, checkpoint_scores, metric_series, prompt_across_checkpoints, ratings_per_rater, run_prompts, value_counts
+from db.dashboard import (
+    CRITERIA,
+    checkpoint_scores,
+    metric_series,
+    prompt_across_checkpoints,
+    ratings_per_rater,
+    run_prompts,
+    score_value_counts,
+)
 from db.decisions import add_decision, latest_decision
 from db.errors import EmojichError
 from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
@@ -27,11 +35,11 @@ per_rater_query = shared.query(ratings_per_rater)
 metrics_query = shared.query(metric_series)
 
 
-def _alpha(session, run_id: int, criterion: str) -> float | None:
-    return ordinal_alpha(value_counts(session, run_id, criterion))
+def _alphas(session, run_id: int) -> dict[str, float | None]:
+    return {c: ordinal_alpha(rows) for c, rows in score_value_counts(session, run_id).items()}
 
 
-alpha_query = shared.query(_alpha)
+alphas_query = shared.query(_alphas)
 
 
 def _prompts(session, run_id: int) -> list[tuple[int, str]]:
@@ -104,15 +112,16 @@ if recommendation is not None:
 st.altair_chart(alt.layer(*layers), width="stretch")
 
 st.subheader("Agreement between raters (Krippendorff's α, ordinal)")
+alphas = alphas_query(run_id)
 for column, criterion in zip(st.columns(len(CRITERIA)), CRITERIA, strict=True):
-    alpha = alpha_query(run_id, criterion)
+    alpha = alphas[criterion]
     column.metric(NAMES[criterion], "–" if alpha is None else f"{alpha:.2f}")
     warning = agreement_warning(alpha)
     if warning:
         column.warning(warning)
 
 st.subheader("Ratings")
-counts = pd.DataFrame([{"step": r.step, "ratings": r.combined.n, "samples rated": r.samples, "raters": r.raters} for r in rows])
+counts = pd.DataFrame([{"step": r.step, "ratings": r.combined.n, "samples rated": r.samples} for r in rows])
 left, right = st.columns(2)
 left.dataframe(counts, hide_index=True)
 right.dataframe(pd.DataFrame(per_rater_query(run_id), columns=["rater", "ratings"]), hide_index=True)

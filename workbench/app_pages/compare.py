@@ -6,7 +6,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from db.comparisons import PairView, checkpoint_steps, count_comparisons, list_outcomes, next_pair_view, save_comparison
+from db.comparisons import (
+    PairView,
+    checkpoint_steps,
+    count_comparisons,
+    list_outcomes,
+    next_pair_view,
+    save_comparison,
+)
 from db.errors import EmojichError, SampleNotFound
 from workbench.analytics.bradley_terry import ranking
 from workbench.app_pages import shared

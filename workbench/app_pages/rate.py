@@ -10,7 +10,16 @@ import streamlit as st
 
 from db.errors import EmojichError, SampleNotFound
 from db.models import SCORE_COLUMNS
-from db.ratings import Scores, delete_rating, get_scores, last_rated_sample_id, next_item, rate_item, rating_progress, save_rating
+from db.ratings import (
+    Scores,
+    delete_rating,
+    get_scores,
+    last_rated_sample_id,
+    next_item,
+    rate_item,
+    rating_progress,
+    save_rating,
+)
 from workbench.app_pages import shared
 
 CRITERIA = {

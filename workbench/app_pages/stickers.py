@@ -61,16 +61,19 @@ st.divider()
 st.write(f"{len(picked)} sample(s) picked.")
 fmt = st.radio("Format", ["png", "webp"], horizontal=True, key="stickers.format")
 if st.button("Export sticker set", type="primary", disabled=not picked, key="stickers.export"):
-    from training.stickers.export import export_stickers
+    from training.stickers.export import export_stickers  # loads the U-Net only when exporting
 
     out = Path(tempfile.mkdtemp(prefix="emojich-stickers-")) / "stickers.zip"
     try:
-        with shared.writing() as session:
-            result = export_stickers(session, picked, out, fmt=fmt)
+        with st.spinner("Segmenting and encoding stickers…"), shared.reading() as session:
+            report = export_stickers(session, picked, out, fmt=fmt)
     except EmojichError as exc:
         st.error(f"Export failed: {exc}")
     else:
-        st.session_state["stickers.zip"] = Path(result if isinstance(result, (str, Path)) else out).read_bytes()
+        st.session_state["stickers.zip"] = out.read_bytes()
+        st.session_state["stickers.report"] = [report.summary(), *report.skipped]
+for line in st.session_state.get("stickers.report", []):
+    st.caption(line)
 if st.session_state.get("stickers.zip"):
     st.download_button("Download stickers.zip", st.session_state["stickers.zip"], file_name="stickers.zip",
                        mime="application/zip", key="stickers.download")
