@@ -13,7 +13,7 @@ ON DELETE, deliberately:
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -49,7 +49,7 @@ SCORE_COLUMNS = ("generality", "emoji_style", "quality")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -1,0 +1,175 @@
+"""`emojich demo`: the whole loop at tiny size on CPU, each stage reusing what is already done.
+
+1. migrate the database;
+2. build the Noto/CLDR emoji dataset (small images) and index it;
+3. train the tiny tokenizer and VAE, then fine-tune a tiny ruDALL-E with the Emojich recipe, sampling
+   the 64 evaluation prompts at several checkpoints into the database;
+4. run U-Net round 1 with a small encoder, so the mask review queue has items;
+5. create (or re-key) the admin rater and print its token;
+6. serve the workbench, with a short guide of what to do there.
+
+Ctrl-C at any point stops cleanly; the next `emojich demo` continues (the run resumes from its last
+checkpoint, finished stages are skipped).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+from tqdm.auto import tqdm
+
+from db.engine import make_engine, read_session, write_session
+from db.models import Checkpoint, Mask, Rater, Sample, SegmentationRound
+from db.runs import get_run_by_name
+
+DEMO_RUN = "demo"
+ADMIN = "admin"
+CONFIG = Path(__file__).resolve().parent.parent / "configs" / "tiny.toml"
+
+# A much smaller loop for the test suite: same stages, minutes → seconds.
+QUICK_OVERRIDES = (
+    "data.build_limit=160",
+    "vae.steps=30",
+    "train.epochs=1",
+    "train.max_steps=12",
+    "train.log_every=4",
+    "sampling.every=4",
+)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    quick: bool = False
+    overrides: tuple[str, ...] = ()
+    seg_encoder: str = "resnet18"
+    seg_image_size: int = 64
+    seg_epochs: int = 6
+    seg_time_budget_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    run_name: str
+    checkpoints: int
+    samples: int
+    review_queue: int
+    admin_token: str
+    seconds: float
+
+
+def _stage(n: int, text: str) -> None:
+    tqdm.write(f"\n[{n}/6] {text}")
+
+
+def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> DemoResult:
+    from db.migrate import upgrade
+    from training.config import load_config
+    from training.pipeline import ensure_dataset
+
+    started = time.perf_counter()
+    _stage(1, f"database {db_url}")
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        overrides = (*(QUICK_OVERRIDES if options.quick else ()), *options.overrides)
+        config = load_config(CONFIG, overrides)
+
+        _stage(2, f"emoji dataset {config.data.dataset!r} (Noto Color Emoji + CLDR Russian names)")
+        ensure_dataset(home, engine, config)
+
+        _stage(3, "tiny tokenizer and VAE, then the tiny ruDALL-E fine-tune with 64 prompts per checkpoint")
+        _train_or_resume(home, engine, config)
+
+        _stage(4, "U-Net round 1 (small encoder) so the mask review queue has items")
+        _segmentation_round(home, engine, options)
+
+        _stage(5, "admin rater")
+        token = _admin_token(engine)
+        result = _summary(engine, token, time.perf_counter() - started)
+    finally:
+        engine.dispose()
+    return result
+
+
+def _train_or_resume(home: Path, engine: Engine, config) -> None:
+    from training.dalle.train import train
+    from training.pipeline import train_tokenizer, train_vae
+
+    with read_session(engine) as s:
+        run = get_run_by_name(s, DEMO_RUN)
+        status = run.status if run else None
+    if status == "finished":
+        tqdm.write(f"run {DEMO_RUN!r} already finished: reusing its checkpoints")
+        return
+    train_tokenizer(home, config)
+    train_vae(home, config)
+    if status is None:
+        train(config, home, engine, name=DEMO_RUN)
+    else:
+        tqdm.write(f"run {DEMO_RUN!r} was {status}: resuming from its last checkpoint")
+        train(None, home, engine, resume=DEMO_RUN)
+
+
+def _segmentation_round(home: Path, engine: Engine, options: DemoOptions) -> None:
+    from training.segmentation.rounds import run_round
+
+    with read_session(engine) as s:
+        rounds = s.scalar(select(func.count()).select_from(SegmentationRound))
+    if rounds:
+        tqdm.write("a U-Net round already exists: skipping (run `emojich segment round` for the next one)")
+        return
+    result = run_round(
+        engine,
+        home,
+        encoder=options.seg_encoder,
+        image_size=options.seg_image_size,
+        epochs=options.seg_epochs,
+        time_budget_s=options.seg_time_budget_s,
+        progress=True,
+    )
+    tqdm.write(str(getattr(result, "summary", lambda: result)()))
+
+
+def _admin_token(engine: Engine) -> str:
+    from db.raters import add_rater, reset_token
+
+    with write_session(engine) as s:
+        exists = s.scalar(select(Rater.id).where(Rater.name == ADMIN)) is not None
+        if exists:
+            return reset_token(s, ADMIN)
+        _, token = add_rater(s, ADMIN, is_admin=True)
+        return token
+
+
+def _summary(engine: Engine, token: str, seconds: float) -> DemoResult:
+    with read_session(engine) as s:
+        run = get_run_by_name(s, DEMO_RUN)
+        checkpoints = s.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.run_id == run.id))
+        samples = s.scalar(
+            select(func.count()).select_from(Sample).join(Checkpoint).where(Checkpoint.run_id == run.id)
+        )
+        queue = s.scalar(select(func.count()).select_from(Mask).where(Mask.status == "needs_review"))
+    return DemoResult(DEMO_RUN, checkpoints, samples, queue, token, seconds)
+
+
+def guide(result: DemoResult, port: int) -> str:
+    return f"""
+Emojich demo ready in {result.seconds / 60:.1f} min: run {result.run_name!r}, {result.checkpoints} checkpoints,
+{result.samples} samples, {result.review_queue} masks waiting for review.
+
+Admin token (shown once; `emojich demo` prints a new one each time):
+
+    {result.admin_token}
+
+Open http://localhost:{port} and paste the token, then:
+  1. Rate      score images blind, 1-5 on generality, emoji style and quality (keys 1-5, Enter);
+  2. Compare   the same prompt from two checkpoints: left / right / tie;
+  3. Checkpoints  scores against iteration, loss and LR curves, the recommended stopping
+               checkpoint; as admin, mark the one to ship with a reason;
+  4. Masks     fix the U-Net's hard cases (click a region to add/remove it, brush, accept);
+  5. Stickers  export a Telegram-ready RGBA set.
+Add raters with `emojich raters add NAME`. The tiny model learns colours and shapes, not the
+report's quality: see README for running the real recipe on a GPU.
+"""
