@@ -237,7 +237,7 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
             window["n"] += 1
             for key, value in (("loss", losses.loss), ("loss_text", losses.text), ("loss_image", losses.image),
                                ("grad_norm", grad_norm)):
-                window[key] += float(value)
+                window[key] += float(value.detach())
             bar.update(1)
             if step % per_epoch == 0:
                 epochs_bar.update(1)

@@ -1,0 +1,146 @@
+"""The fine-tuning loop at test size: checkpoints with 64 samples each, metrics, status, kill and resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from db.engine import read_session
+from db.models import Checkpoint, Image, Metric, Run, Sample
+from db.runs import list_metrics
+from training.config import config_to_dict
+from training.dalle.train import sampling_steps, total_steps, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _state(engine, run_id):
+    with read_session(engine) as s:
+        checkpoints = s.scalars(select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.step)).all()
+        per_ckpt = {c.step: s.scalar(select(func.count()).select_from(Sample).where(Sample.checkpoint_id == c.id))
+                    for c in checkpoints}
+        missing_images = s.scalar(
+            select(func.count()).select_from(Sample).outerjoin(Image, Image.sha256 == Sample.image_sha256)
+            .where(Image.sha256.is_(None)))
+        metrics = {(m.name, m.step): m.value for m in list_metrics(s, run_id)}
+        run = s.get(Run, run_id)
+        return per_ckpt, missing_images, metrics, run.status, [c.path for c in checkpoints]
+
+
+def _check_complete_run(engine, config, info):
+    per_ckpt, missing, metrics, status, paths = _state(engine, info.run_id)
+    assert status == "finished"
+    assert info.step == info.total_steps == total_steps(config, 41) == 18
+    assert list(per_ckpt) == sampling_steps(config, info.total_steps) == [0, 4, 8, 12, 16, 18]
+    assert set(per_ckpt.values()) == {64} and missing == 0  # 64 samples per checkpoint, every image there
+    assert all(Path(p).is_file() for p in paths)
+    assert {name for name, _ in metrics} == {"loss", "loss_text", "loss_image", "lr", "grad_norm", "samples_per_s"}
+    assert sorted({step for _, step in metrics}) == [2, 4, 6, 8, 10, 12, 14, 16, 18]
+    assert metrics[("loss_image", 18)] < metrics[("loss_image", 2)]  # it learns
+    with read_session(engine) as s:
+        run = s.get(Run, info.run_id)
+        assert run.config == json.loads(json.dumps(config_to_dict(config)))
+        ppl = s.scalars(select(Sample.perplexity)).all()
+        assert all(p is not None and p > 1 for p in ppl)
+    return metrics
+
+
+def test_failed_run_records_its_error(engine, train_home, tiny_train_config):
+    config = tiny_train_config(data={"dataset": "no-such-dataset"})
+    with pytest.raises(Exception, match="no metadata.jsonl"):
+        train(config, train_home, engine, name="broken", progress=False)
+    with read_session(engine) as s:
+        run = s.scalar(select(Run).where(Run.name == "broken"))
+        assert run.status == "failed" and "metadata.jsonl" in run.error
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from db.engine import make_engine
+from training.config import config_from_dict
+import json
+from training.dalle.train import train
+config = config_from_dict(json.loads(Path(sys.argv[3]).read_text()))
+train(config, Path(sys.argv[1]), make_engine(sys.argv[2]), name="killed", progress=False)
+"""
+
+
+def test_kill_during_sampling_then_resume_is_consistent(engine, db_url, train_home, tiny_train_config, tmp_path):
+    config = tiny_train_config()
+    (tmp_path / "config.json").write_text(json.dumps(config_to_dict(config)))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(train_home), db_url, str(tmp_path / "config.json")],
+                            cwd=REPO, env=env)
+    target = train_home / "checkpoints" / "killed" / "step_8.pt"
+    deadline = time.monotonic() + 120
+    try:
+        while not target.exists():  # the file is written just before the 64 samples are generated
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    with read_session(engine) as s:
+        run_id = s.scalar(select(Run.id).where(Run.name == "killed"))
+    per_ckpt, missing, metrics, status, _ = _state(engine, run_id)
+    assert status == "running"  # SIGKILL leaves no chance to write anything
+    assert set(per_ckpt.values()) <= {64} and missing == 0  # never a partial sample set
+    killed_at = max(per_ckpt)
+    assert killed_at == 4 and target.exists()  # killed mid-sampling: a checkpoint file without its DB row
+
+    info = train(None, train_home, engine, resume="killed", progress=False)
+    per_ckpt, missing, resumed, status, _ = _state(engine, info.run_id)
+    assert status == "finished" and killed_at in per_ckpt
+    assert list(per_ckpt) == [0, 4, 8, 12, 16, 18] and set(per_ckpt.values()) == {64} and missing == 0
+
+    # The loss continues where it stopped: same numbers as a run that was never interrupted.
+    reference = train(config, train_home, engine, name="uninterrupted", progress=False)
+    expected = _check_complete_run(engine, config, reference)
+    assert set(resumed) == set(expected)
+    for key, value in expected.items():
+        if key[0] != "samples_per_s":
+            assert resumed[key] == pytest.approx(value, rel=1e-4, abs=1e-7), key
+
+
+def test_cli_train_and_generate(home, tiny_dataset_dir, tiny_models_dir, tmp_path):
+    (home / "datasets").mkdir()
+    (home / "datasets" / tiny_dataset_dir.name).symlink_to(tiny_dataset_dir, target_is_directory=True)
+    from tests.fixtures_training import TEST_OVERRIDES
+
+    sets = [f"{section}.{key}={json.dumps(value)}" for section, values in TEST_OVERRIDES.items()
+            for key, value in values.items()]
+    sets += [f"model.cache_dir={json.dumps(str(tiny_models_dir))}", "train.epochs=1", "sampling.every=100"]
+    exe = str(Path(sys.executable).with_name("emojich"))
+    args = [exe, "train", "--config", str(REPO / "configs" / "tiny.toml"), "--name", "cli", "--no-progress"]
+    for item in sets:
+        args += ["--set", item]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "run cli" in result.stdout
+
+    again = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1 and "exists" in again.stderr
+
+    out = tmp_path / "out"
+    gen = [exe, "generate", "--checkpoint", "1", "--prompt", "Улыбающийся Cat " * 6, "-n", "3", "--top-k", "32",
+           "--out", str(out), "--seed", "7"]
+    result = subprocess.run(gen, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "truncated" in result.stderr  # longer than the model's 12 text tokens: a warning, not an error
+    files = sorted(p.name for p in out.glob("*.png"))
+    assert len(files) == 3 and files[0].startswith("seed7_")
+
+    for bad in ("", "   "):
+        result = subprocess.run([*gen[:5], bad, *gen[6:]], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and result.stderr == "error: prompt is empty\n"
+    big = subprocess.run([*gen, "--size", "512"], capture_output=True, text=True, timeout=120)
+    assert big.returncode == 1 and "DWT" in big.stderr and big.stderr.count("\n") == 1
