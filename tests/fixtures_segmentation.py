@@ -3,6 +3,8 @@
 - `generated_samples` (per test): a run, a prompt set and one checkpoint whose samples are the
   tiny dataset's RGB images (real emoji on white standing in for generated ones); returns
   GeneratedSamples(checkpoint_id, sample_ids, files).
+- `seg_home` (per test): the temp `home` with the tiny dataset linked in at
+  <home>/datasets/<name> (where rounds read dataset images) and registered in the DB.
 - `seg_rater`: a rater id for manual masks.
 - `tiny_pairs` (session): the tiny dataset's (rgb, mask) arrays and splits, read from its folder.
 - `small_unet` (session): a resnet18 U-Net (slim decoder, 64 px) trained a few steps on the tiny
@@ -58,6 +60,13 @@ def generated_samples(engine, tiny_dataset) -> GeneratedSamples:
     with read_session(engine) as session:
         sample_ids = [s.id for s in list_samples(session, checkpoint_id)]
     return GeneratedSamples(checkpoint_id, sample_ids, files)
+
+
+@pytest.fixture
+def seg_home(home, tiny_dataset):
+    (home / "datasets").mkdir(exist_ok=True)
+    (home / "datasets" / tiny_dataset.name).symlink_to(tiny_dataset.directory, target_is_directory=True)
+    return home
 
 
 @pytest.fixture

@@ -57,6 +57,8 @@ def predict(
     """Segment every image in a folder; exit 2 when some files were rejected."""
     import sys
 
+    from tqdm import tqdm
+
     from training.segmentation.latest import latest_model
     from training.segmentation.model import load_model
     from training.segmentation.predict import predict_folder
@@ -68,7 +70,7 @@ def predict(
     else:
         loaded = load_model(Path(model), device)
     report = predict_folder(
-        input_dir, output_dir, loaded, device=device, warn=lambda line: typer.echo(line, err=True), progress=True
+        input_dir, output_dir, loaded, device=device, warn=lambda line: tqdm.write(line, file=sys.stderr), progress=True
     )
     by_method = {m: sum(1 for r in report.processed if r.method == m) for m in ("unet", "contour")}
     typer.echo(
