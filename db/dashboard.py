@@ -22,39 +22,54 @@ class Moments:
 
 @dataclass(frozen=True)
 class CheckpointScores:
+    """Per checkpoint: the moments of the per-sample mean scores (samples are the units: raters
+    of one sample are not independent), and the number of ratings behind them."""
+
     checkpoint_id: int
     step: int
+    ratings: int
     samples: int
     by_criterion: dict[str, Moments]
-    combined: Moments  # the mean of the three criteria per rating
+    combined: Moments  # of the mean of the three criteria
 
 
 def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
-    """One row per checkpoint of the run that has ratings, in step order (integer sums in SQL)."""
+    """One row per checkpoint of the run that has ratings, in step order, aggregated in SQL:
+    first a mean per sample over its raters, then moments of those means per checkpoint."""
     g, s, q = (getattr(Rating, c) for c in CRITERIA)
-    total = g + s + q
-    columns = [Checkpoint.id, Checkpoint.step, func.count(), func.count(func.distinct(Rating.sample_id))]
-    for value in (g, s, q, total):
-        columns += [func.sum(value), func.sum(value * value)]
-    rows = session.execute(
-        select(*columns)
-        .select_from(Rating)
+    per_sample = (
+        select(
+            Rating.sample_id.label("sample_id"),
+            func.count().label("n"),
+            *(func.avg(v).label(c) for v, c in ((g, "g"), (s, "s"), (q, "q"))),
+            (func.avg(g + s + q) / 3.0).label("c"),
+        )
         .join(Sample, Sample.id == Rating.sample_id)
         .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
         .where(Checkpoint.run_id == run_id)
+        .group_by(Rating.sample_id)
+        .subquery()
+    )
+    columns = [Checkpoint.id, Checkpoint.step, func.sum(per_sample.c.n), func.count()]
+    for name in ("g", "s", "q", "c"):
+        value = per_sample.c[name]
+        columns += [func.avg(value), func.avg(value * value)]
+    rows = session.execute(
+        select(*columns)
+        .select_from(per_sample)
+        .join(Sample, Sample.id == per_sample.c.sample_id)
+        .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
         .group_by(Checkpoint.id, Checkpoint.step)
         .order_by(Checkpoint.step)
     ).all()
     result = []
     for row in rows:
-        n = int(row[2])
-        sums = [(float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(4)]
-        moments = [Moments(n, total_ / n, squares / n) for total_, squares in sums[:3]]
-        combined = Moments(n, sums[3][0] / n / 3, sums[3][1] / n / 9)  # the mean of the three criteria
+        samples = int(row[3])
+        moments = [Moments(samples, float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(4)]
         result.append(
             CheckpointScores(
-                checkpoint_id=row[0], step=row[1], samples=int(row[3]),
-                by_criterion=dict(zip(CRITERIA, moments, strict=True)), combined=combined,
+                checkpoint_id=row[0], step=row[1], ratings=int(row[2]), samples=samples,
+                by_criterion=dict(zip(CRITERIA, moments[:3], strict=True)), combined=moments[3],
             )
         )
     return result

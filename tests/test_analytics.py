@@ -165,3 +165,19 @@ def test_previews_overlay_and_checkerboard():
     assert tuple(board[0, 0]) == (235, 235, 235) and tuple(board[0, 4]) == (190, 190, 190)
     rgba = mask_edit.to_rgba(rgb, mask)
     assert rgba.mode == "RGBA" and rgba.getpixel((0, 0))[3] == 0 and rgba.getpixel((16, 16))[3] == 255
+
+
+def test_bradley_terry_intervals_match_a_bootstrap_scale():
+    # 4 items, 30 games per pair, true log-strengths spaced by 0.5: SEs should be a few tenths,
+    # not the regulariser's scale (the shift direction carries no information).
+    rng = np.random.default_rng(0)
+    true = np.array([0.75, 0.25, -0.25, -0.75])
+    outcomes = []
+    for i in range(4):
+        for j in range(i + 1, 4):
+            wins = int(rng.binomial(30, 1 / (1 + np.exp(true[j] - true[i]))))
+            outcomes += [(i, j, "a", wins), (i, j, "b", 30 - wins)]
+    ranked = ranking([0, 1, 2, 3], outcomes)
+    half_widths = [(s.high - s.low) / 2 for s in ranked]
+    assert all(0.2 < h < 0.8 for h in half_widths), half_widths
+    assert [s.item for s in ranked][0] == 0 and [s.item for s in ranked][-1] == 3

@@ -32,8 +32,8 @@ def messages(at) -> str:
 
 
 def rate(at, g: int, s: int, q: int) -> None:
-    for criterion, value in (("generality", g), ("emoji_style", s), ("quality", q)):
-        at.button(key=f"rate.{criterion}.{value}").click().run()
+    for value in (g, s, q):
+        at.button(key=f"rate.key.{value}").click().run()
 
 
 def shown_sample(at) -> int:
@@ -81,11 +81,11 @@ def test_rate_saves_a_row_edits_it_and_undoes(app_env, engine, fresh_seeded):
 def test_rating_a_sample_deleted_meanwhile_says_so(app_env, engine, fresh_seeded):
     at = start(fresh_seeded.token("rater1"))
     doomed = shown_sample(at)
-    at.button(key="rate.generality.3").click().run()
+    at.button(key="rate.key.3").click().run()
     with write_session(engine) as s:
         s.delete(s.get(Sample, doomed))
-    at.button(key="rate.emoji_style.3").click().run()
-    at.button(key="rate.quality.3").click().run()
+    at.button(key="rate.key.3").click().run()
+    at.button(key="rate.key.3").click().run()
     assert "no longer exists (it was deleted); nothing was saved" in messages(at)
     assert count(engine, Rating) == 0 and shown_sample(at) != doomed
 
@@ -93,9 +93,11 @@ def test_rating_a_sample_deleted_meanwhile_says_so(app_env, engine, fresh_seeded
 def test_double_click_on_the_last_key_keeps_one_row(app_env, engine, fresh_seeded):
     at = start(fresh_seeded.token("rater1"))
     rate(at, 3, 3, 3)
-    at.button(key="rate.quality.3").click().run()  # the second click of a double click
+    at.button(key="rate.key.3").click().run()  # the second click of a double click
     assert count(engine, Rating) == 1
-    assert at.session_state["rate.scores"] == {"quality": 3}  # only a pending score on the next image
+    assert at.session_state["rate.scores"] == {"generality": 3}  # only a pending score on the next image
+    at.button(key="rate.clear").click().run()
+    assert at.session_state["rate.scores"] == {}
 
 
 def test_grid_flags_artifacts_on_rated_samples(app_env, engine, seeded):
@@ -179,3 +181,17 @@ def test_stickers_export_a_set_through_the_exporter(app_env, seeded):
     assert not at.error, [e.value for e in at.error]
     names = zipfile.ZipFile(io.BytesIO(at.session_state["stickers.zip"])).namelist()
     assert "contact_sheet.png" in names and sum(n.endswith(".png") for n in names) == 3
+
+
+def test_masks_contour_sliders_rebuild_the_mask(app_env, engine, seeded):
+    at = start(seeded.token("rater1")).switch_page("app_pages/masks.py").run()
+    sid = next(iter(at.session_state["masks.work"]))
+    suggestion = at.session_state["masks.work"][sid].copy()
+    at.slider(key="masks.white").set_value(200)
+    at.button(key="masks.contour").click().run()
+    assert not at.exception
+    rebuilt = at.session_state["masks.work"][sid]
+    assert (rebuilt != suggestion).any()  # the seeded suggestion's wrong corner is gone
+    assert "1 edit so far" in " ".join(str(c.value) for c in at.caption)
+    at.button(key="masks.reset").click().run()
+    assert (at.session_state["masks.work"][sid] == suggestion).all()

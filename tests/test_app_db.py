@@ -137,7 +137,7 @@ def test_dashboard_aggregates_match_the_raw_rows(engine, seeded):
     with read_session(engine) as s:
         stats = checkpoint_scores(s, seeded.run_id)
         raw = s.execute(
-            select(Sample.checkpoint_id, Rating.generality, Rating.emoji_style, Rating.quality).join(Sample)
+            select(Sample.checkpoint_id, Rating.sample_id, Rating.generality, Rating.emoji_style, Rating.quality).join(Sample)
         ).all()
         counts = score_value_counts(s, seeded.run_id)["quality"]
         series = metric_series(s, seeded.run_id, ("loss", "lr"), max_points=50)
@@ -146,11 +146,14 @@ def test_dashboard_aggregates_match_the_raw_rows(engine, seeded):
     assert [row.step for row in stats] == seeded.steps
     for row in stats:
         mine = [r for r in raw if r[0] == row.checkpoint_id]
-        assert row.combined.n == len(mine) == 64 * 2
-        assert row.by_criterion["generality"].mean == pytest.approx(sum(r[1] for r in mine) / len(mine))
-        assert row.combined.mean == pytest.approx(sum(sum(r[1:]) / 3 for r in mine) / len(mine))
-        assert row.combined.mean_sq == pytest.approx(sum((sum(r[1:]) / 3) ** 2 for r in mine) / len(mine))
-        assert row.by_criterion["quality"].mean_sq == pytest.approx(sum(r[3] ** 2 for r in mine) / len(mine))
+        assert row.ratings == len(mine) == 64 * 2 and row.samples == row.combined.n == 64
+        assert row.by_criterion["generality"].mean == pytest.approx(sum(r[2] for r in mine) / len(mine))
+        assert row.combined.mean == pytest.approx(sum(sum(r[2:]) / 3 for r in mine) / len(mine))
+        per_sample = {}
+        for r in mine:
+            per_sample.setdefault(r[1], []).append(sum(r[2:]) / 3)
+        sample_means = [sum(v) / len(v) for v in per_sample.values()]
+        assert row.combined.mean_sq == pytest.approx(sum(m * m for m in sample_means) / len(sample_means))
     assert sum(c for _, _, c in counts) == len(raw)
     by_sample = {}
     for sid, _score, n in counts:

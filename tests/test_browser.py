@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
 ]
 pytestmark = pytest.mark.browser
+expect.set_options(timeout=20_000)  # two shared cores: a rerun can take a few seconds
 
 
 def free_port() -> int:
@@ -109,7 +110,7 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         x, y = mask_edit.scale_point(12, 12, (int(box["width"]), int(box["height"])), (rgb.shape[1], rgb.shape[0]))
         expected = mask_edit.click_edit(suggestion, rgb, x, y, "toggle", 24)
         assert suggestion[y, x] == 255 and expected[y, x] == 0
-        page.wait_for_timeout(1500)
+        expect(page.get_by_text("1 edit so far")).to_be_visible()  # the click's rerun is done
         page.screenshot(path=str(ARTIFACTS / "masks-after-click.png"), full_page=True)
         page.get_by_role("heading", name="Masks").click()  # focus back on the page, out of the iframe
         page.keyboard.press("a")  # accept and next

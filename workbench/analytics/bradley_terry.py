@@ -27,7 +27,7 @@ def ranking(
 
     A tie counts as half a win each way. `alpha` is choix's L2 regulariser, which also keeps
     items that never win (or never lose) finite. Intervals: ±1.96 standard errors from the
-    inverse Hessian of the regularised log-likelihood at the estimate.
+    inverse Hessian of the regularised log-likelihood at the estimate, for the centred strengths.
     """
     outcomes = list(outcomes)
     index = {item: i for i, item in enumerate(items)}
@@ -60,7 +60,11 @@ def ranking(
     for a, b, _, count in outcomes:
         games[index[a]] += count
         games[index[b]] += count
-    se = np.sqrt(np.clip(np.diag(np.linalg.pinv(hessian)), 0, None))
+    # Strengths are only defined up to a shift (they are centred): drop that direction, whose
+    # variance comes from the regulariser alone, by projecting the covariance onto sum-zero vectors.
+    centre = np.eye(n) - np.full((n, n), 1.0 / n)
+    covariance = centre @ np.linalg.pinv(hessian) @ centre
+    se = np.sqrt(np.clip(np.diag(covariance), 0, None))
     result = [
         Strength(item, float(params[i]), float(params[i] - Z95 * se[i]), float(params[i] + Z95 * se[i]),
                  float(wins[i]), int(games[i]))

@@ -29,6 +29,7 @@ from workbench.analytics.stopping_rule import RULE, CheckpointPoint, recommend
 from workbench.app_pages import shared
 
 NAMES = {"generality": "generality", "emoji_style": "emoji style", "quality": "quality", "combined": "combined"}
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#444444"]
 
 scores_query = shared.query(checkpoint_scores)
 per_rater_query = shared.query(ratings_per_rater)
@@ -86,7 +87,7 @@ for row in rows:
     points.append(CheckpointPoint(row.checkpoint_id, row.step, combined, intervals))
     for name, iv in (*intervals.items(), ("combined", combined)):
         table.append({"step": row.step, "criterion": NAMES[name], "mean": iv.mean, "low": iv.low, "high": iv.high,
-                      "ratings": iv.n})
+                      "samples": iv.n, "ratings": row.ratings})
 frame = pd.DataFrame(table)
 
 recommendation = recommend(points)
@@ -100,8 +101,10 @@ else:
 st.caption(f"Rule: {RULE}")
 
 st.subheader("Scores against iteration (mean and 95 % interval)")
+st.caption("Each sample's scores are first averaged over its raters; the interval is over the samples (prompts).")
 base = alt.Chart(frame).encode(
-    x=alt.X("step:Q", title="iteration"), color=alt.Color("criterion:N", sort=list(NAMES.values()))
+    x=alt.X("step:Q", title="iteration"),
+    color=alt.Color("criterion:N", scale=alt.Scale(domain=list(NAMES.values()), range=COLOURS), title=None),
 )
 band = base.mark_area(opacity=0.15).encode(y=alt.Y("low:Q", title="score (1–5)", scale=alt.Scale(domain=[1, 5])), y2="high:Q")
 line = base.mark_line(point=True).encode(y="mean:Q", tooltip=["step", "criterion", alt.Tooltip("mean:Q", format=".2f"),
@@ -121,7 +124,7 @@ for column, criterion in zip(st.columns(len(CRITERIA)), CRITERIA, strict=True):
         column.warning(warning)
 
 st.subheader("Ratings")
-counts = pd.DataFrame([{"step": r.step, "ratings": r.combined.n, "samples rated": r.samples} for r in rows])
+counts = pd.DataFrame([{"step": r.step, "ratings": r.ratings, "samples rated": r.samples} for r in rows])
 left, right = st.columns(2)
 left.dataframe(counts, hide_index=True)
 right.dataframe(pd.DataFrame(per_rater_query(run_id), columns=["rater", "ratings"]), hide_index=True)

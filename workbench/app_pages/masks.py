@@ -24,6 +24,7 @@ S = st.session_state
 S.setdefault("masks.skipped", [])
 S.setdefault("masks.work", {})  # sample id → the mask being edited (uint8 array)
 S.setdefault("masks.brush_round", 0)
+S.setdefault("masks.edits", {})  # sample id → edits made to its mask so far
 
 
 def _enlarge(image: Image.Image, size: int) -> Image.Image:
@@ -90,8 +91,11 @@ with st.sidebar.expander("Contour method", expanded=item.source == "contour"):
     )
     if st.button("Replace mask with contour result", key="masks.contour"):
         S["masks.work"][sid] = np.where(contour_mask(rgb, params), 255, 0).astype(np.uint8)
+        S["masks.edits"][sid] = S["masks.edits"].get(sid, 0) + 1
 
 work = S["masks.work"][sid]
+edits = S["masks.edits"].get(sid, 0)
+st.caption(f"Foreground {int((work >= 128).sum())} of {work.size} px · {edits} edit{'s' if edits != 1 else ''} so far")
 views = (("image", rgb_image), ("mask", Image.fromarray(work, "L")), ("overlay", mask_edit.overlay(rgb, work)),
          ("cut-out", mask_edit.on_checkerboard(rgb, work)))
 for column, (caption, image) in zip(st.columns(4), views, strict=True):
@@ -106,6 +110,7 @@ with click_col:
     click = clicked_pixel(_enlarge(mask_edit.overlay(rgb, work), EDIT), size, key=f"masks.click.{sid}")
     if click is not None:
         S["masks.work"][sid] = mask_edit.click_edit(work, rgb, click.x, click.y, mode, tolerance)
+        S["masks.edits"][sid] = edits + 1
         st.rerun()
 with brush_col:
     st.markdown("**Brush** over the image, then apply")
@@ -115,6 +120,7 @@ with brush_col:
     painted = brush_strokes(_enlarge(rgb_image, EDIT), size, width, colour, key=f"masks.brush.{sid}.{S['masks.brush_round']}")
     if st.button("Apply brush strokes", key="masks.apply", disabled=not painted.any()):
         S["masks.work"][sid] = mask_edit.brush_edit(work, painted, brush_mode)
+        S["masks.edits"][sid] = edits + 1
         S["masks.brush_round"] += 1
         st.rerun()
 
@@ -124,4 +130,5 @@ reject.button("Reject sample", key="masks.reject", shortcut="X", on_click=on_rej
 skip.button("Skip", key="masks.skip", shortcut="N", on_click=on_skip, args=(sid,), width="stretch")
 if reset.button("Reset to suggestion", key="masks.reset", width="stretch"):
     S["masks.work"].pop(sid, None)
+    S["masks.edits"].pop(sid, None)
     st.rerun()

@@ -1,7 +1,7 @@
 """Rate: the next unrated sample for this rater, blind, scored 1–5 on three criteria by keyboard.
 
 Keys: 1–5 score the highlighted criterion and move to the next; the third digit saves and shows
-the next image (3 keystrokes per image). S skips, B re-opens the previous image to change its
+the next image (3 keystrokes per image); Esc clears the scores of the image. S skips, B re-opens the previous image to change its
 scores (the same rating row is edited), U undoes the previous rating (deletes it, shows it again).
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ CRITERIA = {
     "emoji_style": ("Emoji style", "Looks like an emoji: flat bold shapes, clear outline, plain background."),
     "quality": ("Quality", "Smooth and clean: no noise, glitches, broken or smeared parts."),
 }
-LEVELS = {1: "poor", 2: "weak", 3: "fair", 4: "good", 5: "excellent"}
+LEVELS = {1: "poor", 2: "weak", 3: "fair", 4: "good", 5: "great"}
 
 progress_query = shared.query(rating_progress)
 next_query = shared.query(next_item)
@@ -45,13 +45,21 @@ def _reset_scores() -> None:
     S["rate.scores"] = {}
 
 
-def on_score(criterion: str, value: int, sample_id: int) -> None:
+def on_key(value: int, sample_id: int) -> None:
+    """A score for the ▶ criterion (the first without one); the third saves the rating."""
     if sample_id != S.get("rate.shown"):
         shared.flash("That key press arrived after the image had changed, so it was ignored.", "warning")
         return
-    S["rate.scores"][criterion] = value
-    if len(S["rate.scores"]) == len(SCORE_COLUMNS):
+    pending = [c for c in SCORE_COLUMNS if c not in S["rate.scores"]]
+    if not pending:
+        return
+    S["rate.scores"][pending[0]] = value
+    if len(pending) == 1:
         save(sample_id)
+
+
+def on_clear() -> None:
+    _reset_scores()
 
 
 def save(sample_id: int) -> None:
@@ -117,18 +125,20 @@ def on_undo() -> None:
                  else "That rating was already gone.", "info")
 
 
-def criterion_row(criterion: str, sample_id: int, active: bool) -> None:
+def criterion_line(criterion: str, active: bool) -> None:
     title, description = CRITERIA[criterion]
     chosen = S["rate.scores"].get(criterion)
     marker = "▶ " if active else ""
-    st.markdown(f"**{marker}{title}**" + (f" — {chosen}" if chosen else "") + f" · :gray[{description}]")
+    value = f" — **{chosen}** ({LEVELS[chosen]})" if chosen else ""
+    st.markdown(f"**{marker}{title}**{value}  \n:gray[{description}]")
+
+
+def keypad(sample_id: int) -> None:
+    # One fixed row of keys for whichever criterion is next: the shortcuts never move between
+    # reruns, so a key pressed while the page is still redrawing is not lost.
     for value, column in zip(range(1, 6), st.columns(5), strict=True):
-        column.button(
-            f"{value} · {LEVELS[value]}", key=f"rate.{criterion}.{value}",
-            type="primary" if chosen == value else "secondary",
-            shortcut=str(value) if active else None,
-            on_click=on_score, args=(criterion, value, sample_id), width="stretch",
-        )
+        column.button(f"{value} · {LEVELS[value]}", key=f"rate.key.{value}", shortcut=str(value),
+                      on_click=on_key, args=(value, sample_id), width="stretch")
 
 
 rater = shared.rater()
@@ -168,9 +178,12 @@ with form_col:
                    f"quality {earlier.quality}. Scoring again replaces it.")
     pending = [c for c in SCORE_COLUMNS if c not in S["rate.scores"]]
     for criterion in SCORE_COLUMNS:
-        criterion_row(criterion, item.sample_id, active=bool(pending) and criterion == pending[0])
-    st.caption("Keys: **1–5** score the ▶ criterion (three digits per image) · **S** skip · **B** back to the previous image · **U** undo it")
-    skip, back, undo = st.columns(3)
+        criterion_line(criterion, active=bool(pending) and criterion == pending[0])
+    keypad(item.sample_id)
+    st.caption("Keys: **1–5** score the ▶ criterion, then the next (three keys per image, the third saves) · "
+               "**Esc** clear · **S** skip · **B** back to the previous image · **U** undo it")
+    clear, skip, back, undo = st.columns(4)
+    clear.button("Clear", key="rate.clear", shortcut="Esc", on_click=on_clear, width="stretch")
     skip.button("Skip", key="rate.skip", shortcut="S", on_click=on_skip, args=(item.sample_id,), width="stretch")
     back.button("Back", key="rate.back", shortcut="B", on_click=on_back, width="stretch")
     undo.button("Undo", key="rate.undo", shortcut="U", on_click=on_undo, width="stretch")

@@ -53,8 +53,9 @@ for start in range(0, len(candidates), COLUMNS):
                 st.image(mask_edit.on_checkerboard(rgb, mask).resize((128, 128)), width="stretch")
             else:
                 st.image(shared.image_at(cand.image_sha256, 128), width="stretch")
-            score = "unrated" if cand.score is None else f"{cand.score:.2f} ({cand.ratings})"
-            if st.checkbox(f"step {cand.step} · {score}", key=f"stickers.pick.{cand.sample_id}", help=cand.prompt):
+            score = "unrated" if cand.score is None else f"score {cand.score:.2f}"
+            st.caption(f"step {cand.step} · {score}", help=cand.prompt)
+            if st.checkbox("pick", key=f"stickers.pick.{cand.sample_id}"):
                 picked.append(cand.sample_id)
 
 st.divider()
