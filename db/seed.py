@@ -59,7 +59,7 @@ def eval_prompts(count: int = 64) -> list[str]:
 def true_means(step: int, last_step: int) -> dict[str, float]:
     style = 1.4 + 2.8 * min(1.0, step / STYLE_PLATEAU_STEP) + 0.3 * min(1.0, step / max(last_step, 1))
     fall = max(0.0, (step - GENERALITY_FALL_STEP) / max(last_step - GENERALITY_FALL_STEP, 6000))
-    generality = 4.1 - 0.2 * min(1.0, step / STYLE_PLATEAU_STEP) - 2.2 * fall
+    generality = 4.1 - 2.2 * fall
     quality = 1.8 + 2.2 * min(1.0, step / 18_000)
     return {"generality": generality, "emoji_style": style, "quality": quality}
 

@@ -176,3 +176,15 @@ def test_cli_raters_add_prints_a_working_token_once(home, engine, capsys):
     assert err.count("\n") == 0 and "already exists" in err
     assert cli(["raters", "list"]) == 0
     assert "zoe\tadmin" in capsys.readouterr().out
+
+
+def test_ratings_export_streams_every_rating_with_its_context(engine, seeded):
+    from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
+
+    with read_session(engine) as s:
+        rows = list(iter_ratings_for_export(s, seeded.run_id))
+        total = s.scalar(select(func.count()).select_from(Rating))
+    assert len(rows) == total == 4 * 64 * 2
+    first = dict(zip(EXPORT_COLUMNS, rows[0], strict=True))
+    assert first["run"] == "seed-run" and first["step"] == 0 and first["rater"].startswith("rater")
+    assert 1 <= first["generality"] <= 5 and first["prompt"]

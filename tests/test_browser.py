@@ -72,7 +72,7 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
     rater_id, token = fresh_seeded.raters["rater2"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
         page.set_default_timeout(30_000)
         page.goto(server)
         page.get_by_label("Access token").fill("emj_1_wrong")
@@ -112,6 +112,22 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         assert suggestion[y, x] == 255 and expected[y, x] == 0
         expect(page.get_by_text("1 edit so far")).to_be_visible()  # the click's rerun is done
         page.screenshot(path=str(ARTIFACTS / "masks-after-click.png"), full_page=True)
+
+        # a brush stroke (add) across the bottom of the image, then apply it
+        canvas = page.locator("canvas").last
+        canvas.scroll_into_view_if_needed()
+        expect(canvas).to_be_visible()
+        area = canvas.bounding_box()
+        row = 0.9  # 90 % of the way down: below the shape, where the mask is empty
+        page.mouse.move(area["x"] + 0.05 * area["width"], area["y"] + row * area["height"])
+        page.mouse.down()
+        for k in range(1, 21):
+            page.mouse.move(area["x"] + (0.05 + 0.045 * k) * area["width"], area["y"] + row * area["height"], steps=2)
+        page.mouse.up()
+        apply = page.get_by_role("button", name="Apply brush strokes")
+        expect(apply).to_be_enabled()
+        apply.click()
+        expect(page.get_by_text("2 edits so far")).to_be_visible()
         page.get_by_role("heading", name="Masks").click()  # focus back on the page, out of the iframe
         page.keyboard.press("a")  # accept and next
         expect(page.get_by_text("Accepted: stored as a manual mask")).to_be_visible()
@@ -119,5 +135,8 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
             manual = s.scalars(select(Mask).where(Mask.source == "manual")).one()
             stored = mask_edit.as_mask(get_image(s, manual.image_sha256))
         assert manual.sample_id == sample.id and manual.rater_id == rater_id and manual.status == "accepted"
-        assert np.array_equal(stored, expected)
+        added = (stored > 0) & (expected == 0)
+        assert np.array_equal(stored[expected > 0], expected[expected > 0])  # the click's fix is kept
+        rows = np.nonzero(added.any(axis=1))[0]
+        assert added.sum() > 20 and abs(rows.mean() - row * rgb.shape[0]) < 4  # the stroke, where it was drawn
         browser.close()

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from workbench.analytics.scores import Interval
 
 RULE = (
-    "Recommended = the earliest checkpoint whose mean combined score (mean of generality, emoji "
-    "style and quality per rating) is within one standard error of the best checkpoint's mean "
-    "(≥ best mean − best SE). A ⚠ flag marks a checkpoint where generality fell by more than one "
-    "standard error of the difference since the previous checkpoint while emoji style still rose."
+    "Recommended = the earliest checkpoint whose mean combined score (the mean of generality, emoji "
+    "style and quality, averaged per sample over its raters) is within one standard error (over "
+    "samples) of the best checkpoint's mean (≥ best mean − best SE). A ⚠ flag marks a checkpoint "
+    "where generality fell by more than one standard error of the difference since the previous "
+    "checkpoint while emoji style still rose."
 )
 
 
