@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -39,7 +40,7 @@ from db.migrate import upgrade  # noqa: E402
 from db.models import Rater, Rating, Sample, utcnow  # noqa: E402
 from db.ratings import blind_checkpoint_order, get_scores, list_grid, next_item, rating_progress  # noqa: E402
 from db.seed import seed_workbench, true_means  # noqa: E402
-from workbench.analytics.agreement import ordinal_alpha  # noqa: E402
+from workbench.analytics.agreement import ordinal_alpha_from_counts  # noqa: E402
 from workbench.analytics.bradley_terry import ranking  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def timed(fn, repeat: int = 3) -> float:
 
 def page_queries(session, run_id: int, rater_id: int, checkpoint_id: int, prompt_id: int) -> dict[str, dict[str, callable]]:
     def alphas():
-        return [ordinal_alpha(rows) for rows in score_value_counts(session, run_id).values()]
+        return [ordinal_alpha_from_counts([c for _, c in rows]) for rows in score_value_counts(session, run_id).values()]
 
     def bt():
         steps = dict(checkpoint_steps(session, run_id))
@@ -199,7 +200,10 @@ def main() -> None:
     print("plan of the checkpoint_scores join:", " | ".join(row[-1] for row in plan))
     engine.dispose()
     engine_m.dispose()
-    print(f"databases in {folder}" + ("" if args.keep else " (temporary)"))
+    if args.keep:
+        print(f"databases kept in {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import SCORE_COLUMNS, Checkpoint, Metric, Prompt, Rater, Rating, Sample
 
 CRITERIA = SCORE_COLUMNS  # generality, emoji_style, quality
+SCALE = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -89,23 +90,26 @@ def ratings_per_rater(session: Session, run_id: int) -> list[tuple[str, int]]:
     return [(r[0], int(r[1])) for r in rows]
 
 
-def score_value_counts(session: Session, run_id: int) -> dict[str, list[tuple[int, int, int]]]:
-    """Per criterion, (sample_id, score, how many raters gave it): the input of Krippendorff's
-    alpha. One grouped scan for all three criteria; the split per criterion is done here."""
-    g, s, q = (getattr(Rating, c) for c in CRITERIA)
+def score_value_counts(session: Session, run_id: int) -> dict[str, list[tuple[int, list[int]]]]:
+    """Per criterion, (sample_id, [how many raters gave 1, 2, 3, 4, 5]): the input of
+    Krippendorff's alpha. One grouped pass in SQL (counts pivoted per score), a row per sample."""
+    columns = [Rating.sample_id]
+    for criterion in CRITERIA:
+        column = getattr(Rating, criterion)
+        columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
     rows = session.execute(
-        select(Rating.sample_id, g, s, q, func.count())
+        select(*columns)
         .join(Sample, Sample.id == Rating.sample_id)
         .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
         .where(Checkpoint.run_id == run_id)
-        .group_by(Rating.sample_id, g, s, q)
+        .group_by(Rating.sample_id)
+        .order_by(Rating.sample_id)
     ).all()
-    counts: dict[str, dict[tuple[int, int], int]] = {c: {} for c in CRITERIA}
-    for sample_id, *scores, n in rows:
-        for criterion, score in zip(CRITERIA, scores, strict=True):
-            key = (int(sample_id), int(score))
-            counts[criterion][key] = counts[criterion].get(key, 0) + int(n)
-    return {c: [(sid, score, n) for (sid, score), n in sorted(pairs.items())] for c, pairs in counts.items()}
+    width = len(SCALE)
+    return {
+        criterion: [(int(row[0]), [int(n) for n in row[1 + i * width : 1 + (i + 1) * width]]) for row in rows]
+        for i, criterion in enumerate(CRITERIA)
+    }
 
 
 def metric_series(

@@ -154,11 +154,10 @@ def test_dashboard_aggregates_match_the_raw_rows(engine, seeded):
             per_sample.setdefault(r[1], []).append(sum(r[2:]) / 3)
         sample_means = [sum(v) / len(v) for v in per_sample.values()]
         assert row.combined.mean_sq == pytest.approx(sum(m * m for m in sample_means) / len(sample_means))
-    assert sum(c for _, _, c in counts) == len(raw)
-    by_sample = {}
-    for sid, _score, n in counts:
-        by_sample[sid] = by_sample.get(sid, 0) + n
-    assert set(by_sample.values()) == {2}  # two raters per sample
+    assert sum(sum(c) for _, c in counts) == len(raw)
+    assert {sum(c) for _, c in counts} == {2}  # two raters per sample
+    sid, first = counts[0]
+    assert first == [sum(1 for r in raw if r[1] == sid and r[4] == v) for v in range(1, 6)]
     assert {name for name, _, _ in series} == {"loss", "lr"} and len(series) <= 2 * 50 + 2
     assert [t.step for t in tiles] == seeded.steps
     assert candidates and all(c.score >= 1.0 for c in candidates)

@@ -1,7 +1,7 @@
 """Inter-rater agreement: Krippendorff's alpha (ordinal) from per-sample score counts."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import krippendorff
 import numpy as np
@@ -21,9 +21,14 @@ def value_count_matrix(rows: Iterable[tuple[int, int, int]]) -> np.ndarray:
 
 
 def ordinal_alpha(rows: Iterable[tuple[int, int, int]]) -> float | None:
-    """Krippendorff's alpha for ordinal 1–5 scores; None when no sample has two ratings
-    or every rating is the same value (agreement is then undefined)."""
-    matrix = value_count_matrix(rows)
+    """Krippendorff's alpha for ordinal 1–5 scores from (sample, score, count) rows; None when no
+    sample has two ratings or every rating is the same value (agreement is then undefined)."""
+    return ordinal_alpha_from_counts(value_count_matrix(rows))
+
+
+def ordinal_alpha_from_counts(matrix: np.ndarray | Sequence[Sequence[int]]) -> float | None:
+    """The same from a units × 5 matrix: row u holds how many raters gave sample u each score."""
+    matrix = np.asarray(matrix, dtype=float).reshape(-1, len(SCALE))
     pairable = matrix[matrix.sum(axis=1) >= 2]
     if len(pairable) == 0 or np.count_nonzero(pairable.sum(axis=0)) < 2:
         return None

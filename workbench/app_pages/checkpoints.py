@@ -23,7 +23,7 @@ from db.decisions import add_decision, latest_decision
 from db.errors import EmojichError
 from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
 from db.samples import get_checkpoint
-from workbench.analytics.agreement import agreement_warning, ordinal_alpha
+from workbench.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
 from workbench.analytics.scores import interval_from_moments
 from workbench.analytics.stopping_rule import RULE, CheckpointPoint, recommend
 from workbench.app_pages import shared
@@ -37,7 +37,7 @@ metrics_query = shared.query(metric_series)
 
 
 def _alphas(session, run_id: int) -> dict[str, float | None]:
-    return {c: ordinal_alpha(rows) for c, rows in score_value_counts(session, run_id).items()}
+    return {c: ordinal_alpha_from_counts([counts for _, counts in rows]) for c, rows in score_value_counts(session, run_id).items()}
 
 
 alphas_query = shared.query(_alphas)
