@@ -195,3 +195,26 @@ def test_masks_contour_sliders_rebuild_the_mask(app_env, engine, seeded):
     assert "1 edit so far" in " ".join(str(c.value) for c in at.caption)
     at.button(key="masks.reset").click().run()
     assert (at.session_state["masks.work"][sid] == suggestion).all()
+
+
+@pytest.mark.parametrize("page", ["rate", "grid", "compare", "checkpoints", "masks", "stickers", "dataset"])
+def test_pages_say_what_is_missing_on_an_empty_database(app_env, engine, page):
+    from db.raters import add_rater
+
+    with write_session(engine) as s:
+        _, token = add_rater(s, "first", is_admin=True)
+    at = start(token).switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception and not at.error
+    assert at.info or at.success  # e.g. "There are no runs yet" / "The review queue is empty."
+
+
+def test_unmigrated_database_is_one_clear_message(tmp_path, monkeypatch, capsys):
+    from workbench.cli import main as cli
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    monkeypatch.setenv("EMOJICH_DB", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert "run `emojich db upgrade` first" in at.error[0].value
+    assert cli(["workbench", "--db", url, "--port", "8599"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: database") and "emojich db upgrade" in err and "\n" not in err

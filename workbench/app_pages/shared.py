@@ -74,7 +74,8 @@ def _cached_query(name: str, url: str, *args):
 def query(fn: Callable) -> Callable:
     """Cache a query function `fn(session, *args)` as `cached(*args)` for QUERY_TTL_S seconds.
     Results must be plain values or dataclasses (they are pickled)."""
-    name = f"{fn.__module__}.{fn.__qualname__}"
+    # Page scripts all run as __main__: the defining file keeps same-named helpers apart.
+    name = f"{fn.__code__.co_filename}:{fn.__qualname__}"
     _QUERIES[name] = fn
 
     def call(*args):
