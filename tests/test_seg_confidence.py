@@ -1,5 +1,6 @@
 """Confidence scores and the gate: the released mean score saturates on easy background; the
-boundary score does not; `choose_gate` picks the score that separates bad masks better."""
+object score (emoji with holes filled, plus a band) does not; `choose_gate` picks the score that
+separates bad masks better."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +15,7 @@ from training.segmentation.confidence import (
     choose_gate,
     mask_iou,
     mean_confidence,
+    object_confidence,
     percentile_confidence,
     scores,
     separation_auc,
@@ -32,26 +34,30 @@ def _probabilities(mask: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
     return np.clip(0.001 + 0.998 * soft, 0, 1)
 
 
-def test_a_wrong_hole_barely_moves_the_mean_score_but_lowers_the_boundary_score():
+def test_a_wrong_hole_barely_moves_the_mean_score_but_lowers_the_object_score():
     face = _disc()
     sure = _probabilities(face)
     unsure = sure.copy()
     unsure[_disc(radius=11, centre=(50, 50))] = 0.45  # the white eye called background, unsurely
     assert mask_iou(unsure >= 0.5, face) < 0.95
     assert mean_confidence(unsure) > 0.97  # the released gate (0.99) is not far off
+    object_drop = object_confidence(sure) - object_confidence(unsure)
+    assert object_drop > 0.02 and object_drop > 2 * (mean_confidence(sure) - mean_confidence(unsure))
     assert boundary_confidence(unsure) < boundary_confidence(sure)
     assert percentile_confidence(unsure) < percentile_confidence(sure)
-    assert set(scores(sure)) == {"mean", "boundary"}
+    assert set(scores(sure)) == {"mean", "object"}
 
 
-def test_easy_background_saturates_the_mean_score_but_not_the_boundary_score():
+def test_easy_background_saturates_the_mean_score_but_not_the_object_score():
     small = _probabilities(_disc(size=128, radius=40, centre=(64, 64)))
     padded = np.pad(small, 192, constant_values=small[0, 0])  # same emoji, more white around it
     assert mean_confidence(padded) > mean_confidence(small) + 0.005
+    assert object_confidence(padded) == pytest.approx(object_confidence(small), abs=1e-6)
     assert boundary_confidence(padded) == pytest.approx(boundary_confidence(small), abs=1e-6)
 
 
-def test_empty_and_full_predictions_have_no_boundary_confidence():
+def test_empty_and_full_predictions():
+    assert object_confidence(np.zeros((32, 32))) == 0.0
     assert boundary_confidence(np.zeros((32, 32))) == 0.0
     assert boundary_confidence(np.ones((32, 32))) == 0.0
     assert mean_confidence(np.zeros((32, 32))) == 1.0  # why the mean alone is not enough
@@ -77,10 +83,10 @@ def test_separation_auc_and_threshold():
 
 def test_choose_gate_prefers_the_better_separating_score():
     ious = [0.99, 0.98, 0.97, 0.80, 0.60]
-    choice = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "boundary": [0.9, 0.8, 0.85, 0.3, 0.2]}, ious)
-    assert choice.gate == Gate("boundary", 0.8)
-    assert choice.auc["boundary"] == 1.0 and choice.auc["mean"] < 1.0
-    forced = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "boundary": [0.9] * 5}, ious, mode="mean")
+    choice = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "object": [0.9, 0.8, 0.85, 0.3, 0.2]}, ious)
+    assert choice.gate == Gate("object", 0.8)
+    assert choice.auc["object"] == 1.0 and choice.auc["mean"] < 1.0
+    forced = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "object": [0.9] * 5}, ious, mode="mean")
     assert forced.gate.score == "mean"
     assert choose_gate({"mean": [0.5] * 5}, ious, mode="released").gate == RELEASED_GATE
     with pytest.raises(ValueError, match="unknown gate mode"):
@@ -88,8 +94,8 @@ def test_choose_gate_prefers_the_better_separating_score():
 
 
 def test_choose_gate_without_both_kinds_of_masks():
-    all_good = choose_gate({"mean": [0.99, 0.98], "boundary": [0.9, 0.8]}, [0.99, 0.98])
+    all_good = choose_gate({"mean": [0.99, 0.98], "object": [0.9, 0.8]}, [0.99, 0.98])
     assert all_good.gate == RELEASED_GATE
-    all_bad = choose_gate({"mean": [0.99, 0.98], "boundary": [0.9, 0.8]}, [0.5, 0.3])
-    assert all_bad.gate == NOTHING_PASSES and not all_bad.gate.passes({"mean": 1.0, "boundary": 1.0})
-    assert choose_gate({"mean": [], "boundary": []}, []).gate == RELEASED_GATE
+    all_bad = choose_gate({"mean": [0.99, 0.98], "object": [0.9, 0.8]}, [0.5, 0.3])
+    assert all_bad.gate == NOTHING_PASSES and not all_bad.gate.passes({"mean": 1.0, "object": 1.0})
+    assert choose_gate({"mean": [], "object": []}, []).gate == RELEASED_GATE

@@ -46,9 +46,9 @@ def test_small_unet_forward_and_file_round_trip(tmp_path):
     with torch.inference_mode():
         expected = model(x)
     assert expected.shape == (1, 1, 64, 64)
-    path = save_model(tmp_path / "m.pt", model, config, Gate("boundary", 0.8), round=3)
+    path = save_model(tmp_path / "m.pt", model, config, Gate("object", 0.8), round=3)
     loaded = load_model(path)
-    assert loaded.config == config and loaded.gate == Gate("boundary", 0.8) and loaded.round == 3
+    assert loaded.config == config and loaded.gate == Gate("object", 0.8) and loaded.round == 3
     with torch.inference_mode():
         assert torch.allclose(loaded.model(x), expected)
 
@@ -101,7 +101,7 @@ def test_a_few_training_steps_on_real_emoji_lower_the_loss(tiny_pairs):
     assert np.mean(report.losses[-3:]) < np.mean(report.losses[:2])
     val_rgbs, val_masks = tiny_pairs.split("val")
     evaluation = evaluate(model, 64, val_rgbs, val_masks)
-    assert len(evaluation.iou) == len(val_rgbs) == len(evaluation.boundary_scores)
+    assert len(evaluation.iou) == len(val_rgbs) == len(evaluation.object_scores)
     assert 0.0 <= evaluation.mean_iou <= 1.0 and 0.0 <= evaluation.mean_dice <= 1.0
 
 

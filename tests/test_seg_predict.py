@@ -71,7 +71,7 @@ def test_bad_files_are_rejected_one_line_each_and_the_rest_processed(mixed_folde
     assert len(processed) == len(report.processed) == 6
     for row in processed:
         assert row["method"] in ("unet", "contour")
-        assert (row["confidence_mean"] != "") == with_model and (row["confidence_boundary"] != "") == with_model
+        assert (row["confidence_mean"] != "") == with_model and (row["confidence_object"] != "") == with_model
         with Image.open(out / row["output"]) as rgba, Image.open(out / row["mask"]) as mask:
             assert rgba.mode == "RGBA" and mask.mode == "L" and rgba.size == mask.size
             assert np.array_equal(np.asarray(rgba)[..., 3], np.asarray(mask))

@@ -125,7 +125,7 @@ def test_both_gate_paths_with_a_trained_model(small_unet, tiny_pairs):
     unsure = segment(rgbs, model)
     assert {s.method for s in unsure} == {"contour"}
     for s, truth in zip(unsure, truths, strict=True):
-        assert s.confidence_mean is not None and s.confidence_boundary is not None
+        assert s.confidence_mean is not None and s.confidence_object is not None
         assert s.mask.shape == truth.shape
     assert all(s.method == "contour" and s.confidence_mean is None for s in segment(rgbs[:2], None))
 

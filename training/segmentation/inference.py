@@ -47,7 +47,7 @@ class Segmentation:
     mask: np.ndarray  # bool, True = opaque
     method: str  # "unet" or "contour"
     confidence_mean: float | None  # the U-Net's scores (None when no model was used)
-    confidence_boundary: float | None
+    confidence_object: float | None  # stored in the masks table's confidence_boundary column
     unet_mask: np.ndarray | None = None
 
 
@@ -66,8 +66,8 @@ def segment(
         scores = confidence.scores(p)
         unet = p >= 0.5
         if unet.any() and model.gate.passes(scores):  # an empty mask is never a usable emoji mask
-            results.append(Segmentation(unet, "unet", scores["mean"], scores["boundary"], unet))
+            results.append(Segmentation(unet, "unet", scores["mean"], scores["object"], unet))
         else:
             fallback = contour_mask(rgb, contour_params)
-            results.append(Segmentation(fallback, "contour", scores["mean"], scores["boundary"], unet))
+            results.append(Segmentation(fallback, "contour", scores["mean"], scores["object"], unet))
     return results

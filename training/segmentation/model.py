@@ -106,7 +106,7 @@ def build_model(config: SegModelConfig, *, pretrained: bool = True) -> nn.Module
 class Gate:
     """Which confidence score decides U-Net vs contour fallback, and its threshold."""
 
-    score: str = "mean"  # "mean" (the released code's) or "boundary"
+    score: str = "mean"  # "mean" (the released code's) or "object" (see confidence.py)
     threshold: float = 0.99
 
     def passes(self, scores: dict[str, float]) -> bool:

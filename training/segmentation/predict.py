@@ -33,7 +33,7 @@ class PredictionRow:
     status: str  # ok | rejected
     method: str = ""  # unet | contour
     confidence_mean: float | None = None
-    confidence_boundary: float | None = None
+    confidence_object: float | None = None
     output: str = ""
     mask: str = ""
     error: str = ""
@@ -96,7 +96,7 @@ def predict_folder(
             rgba_with_mask(rgb, result.mask).save(output_dir / f"{name}.png")
             Image.fromarray(np.where(result.mask, 255, 0).astype(np.uint8), "L").save(output_dir / f"{name}.mask.png")
             rows[path] = PredictionRow(
-                path.name, "ok", result.method, result.confidence_mean, result.confidence_boundary,
+                path.name, "ok", result.method, result.confidence_mean, result.confidence_object,
                 f"{name}.png", f"{name}.mask.png",
             )
         pending.clear()

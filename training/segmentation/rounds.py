@@ -197,7 +197,7 @@ def run_round(
 
     evaluation = evaluate(model, image_size, val_rgbs, val_masks, device=device)
     gate = choose_gate(
-        {"mean": evaluation.mean_scores, "boundary": evaluation.boundary_scores}, evaluation.iou, mode=gate_mode
+        {"mean": evaluation.mean_scores, "object": evaluation.object_scores}, evaluation.iou, mode=gate_mode
     )
     if fixed_gate is not None:
         gate = GateChoice(fixed_gate, gate.auc, "fixed by the caller")
@@ -211,7 +211,7 @@ def run_round(
             rgbs = [to_rgb_on_white(get_image(session, sha)) for _, sha in chunk]
         for (sample_id, _), result in zip(chunk, segment(rgbs, loaded, contour_params, device=device), strict=True):
             new_masks.append(
-                (sample_id, _png(result.mask), result.method, result.confidence_mean, result.confidence_boundary)
+                (sample_id, _png(result.mask), result.method, result.confidence_mean, result.confidence_object)
             )
     accepted = sum(1 for m in new_masks if m[2] == "unet")
 
@@ -222,7 +222,7 @@ def run_round(
         and evaluation.mean_iou - best_previous < plateau_delta
     )
     with write_session(engine) as session:
-        for sample_id, png, method, mean, boundary in new_masks:
+        for sample_id, png, method, mean, second in new_masks:
             session.add(
                 Mask(
                     sample_id=sample_id,
@@ -231,7 +231,7 @@ def run_round(
                     status="accepted" if method == "unet" else "needs_review",
                     round=number,
                     confidence_mean=mean,
-                    confidence_boundary=boundary,
+                    confidence_boundary=second,  # the column holds the second score (object)
                 )
             )
         add_segmentation_round(

@@ -126,7 +126,7 @@ class Evaluation:
     iou: list[float]  # per image
     dice: list[float]
     mean_scores: list[float]  # the released confidence score, per image
-    boundary_scores: list[float]
+    object_scores: list[float]
 
     @property
     def mean_iou(self) -> float | None:
@@ -145,7 +145,7 @@ def evaluate(
     if not rgbs:
         return Evaluation([], [], [], [])
     probs = predict_probabilities(model, image_size, rgbs, device=device)
-    ious, dices, means, boundaries = [], [], [], []
+    ious, dices, means, objects = [], [], [], []
     for p, truth in zip(probs, truths, strict=True):
         pred = torch.from_numpy(p >= 0.5).long()[None, None]
         target = torch.from_numpy(np.asarray(truth, bool)).long()[None, None]
@@ -154,5 +154,5 @@ def evaluate(
         dices.append(float(smp.metrics.f1_score(tp, fp, fn, tn, reduction="micro", zero_division=1.0)))
         s = confidence.scores(p)
         means.append(s["mean"])
-        boundaries.append(s["boundary"])
-    return Evaluation(ious, dices, means, boundaries)
+        objects.append(s["object"])
+    return Evaluation(ious, dices, means, objects)

@@ -8,6 +8,15 @@ import typer
 segment_app = typer.Typer(help="Emoji segmentation: U-Net rounds and folder inference.", no_args_is_help=True)
 
 
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        if threads < 1:
+            raise typer.BadParameter("must be at least 1", param_hint="--threads")
+        torch.set_num_threads(threads)
+
+
 @segment_app.command("round")
 def round_(
     ctx: typer.Context,
@@ -18,13 +27,15 @@ def round_(
     lr: float = typer.Option(3e-3, "--lr"),
     time_budget: float = typer.Option(None, "--time-budget", help="Stop training after this many seconds."),
     scratch: bool = typer.Option(False, "--scratch", help="Train from scratch, not from the previous round."),
-    gate: str = typer.Option("auto", "--gate", help="auto (measured), mean, boundary or released (mean≥0.99)."),
+    gate: str = typer.Option("auto", "--gate", help="auto (measured), mean, object or released (mean≥0.99)."),
     device: str = typer.Option("cpu", "--device"),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads (1 is fastest on a busy CPU)."),
 ) -> None:
     """Train a round, pseudo-label confident samples, queue the rest for review."""
     from training.segmentation.model import builder_for
     from training.segmentation.rounds import run_round
 
+    _set_threads(threads)
     try:
         builder_for(encoder)
     except KeyError as exc:
@@ -53,6 +64,7 @@ def predict(
     output_dir: Path = typer.Option(..., "--output", help="Folder for NAME.png, NAME.mask.png, predictions.csv."),
     model: str = typer.Option("latest", "--model", help="A model file, or latest (the latest round's)."),
     device: str = typer.Option("cpu", "--device"),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads."),
 ) -> None:
     """Segment every image in a folder; exit 2 when some files were rejected."""
     import sys
@@ -63,6 +75,7 @@ def predict(
     from training.segmentation.model import load_model
     from training.segmentation.predict import predict_folder
 
+    _set_threads(threads)
     if model == "latest":
         loaded = latest_model(ctx.obj.engine, device)
         if loaded is None:
