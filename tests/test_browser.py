@@ -82,15 +82,18 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Rate")).to_be_visible()
         expect(page.get_by_text("▶ Generality")).to_be_visible()
+        expect(page.get_by_text("typed: · · ·")).to_be_visible()  # the keyboard listener is ready
         page.screenshot(path=str(ARTIFACTS / "rate.png"), full_page=True)
-        for key, next_label in (("4", "▶ Emoji style"), ("5", "▶ Quality"), ("2", "▶ Generality")):
-            page.keyboard.press(key)
-            expect(page.get_by_text(next_label)).to_be_visible()
+        page.keyboard.type("452", delay=80)  # three keys: one image
         expect(page.get_by_text("Saved: generality 4, emoji style 5, quality 2")).to_be_visible()
+        page.keyboard.type("314135", delay=80)  # two more images typed fast, without waiting
+        expect(page.get_by_text("3 / 192 rated")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "rate-after-save.png"), full_page=True)
         with read_session(engine) as s:
-            rows = s.execute(select(Rating.rater_id, Rating.generality, Rating.emoji_style, Rating.quality)).all()
-        assert rows == [(rater_id, 4, 5, 2)]
+            rows = s.execute(
+                select(Rating.rater_id, Rating.generality, Rating.emoji_style, Rating.quality).order_by(Rating.id)
+            ).all()
+        assert rows == [(rater_id, 4, 5, 2), (rater_id, 3, 1, 4), (rater_id, 1, 3, 5)]
 
         page.goto(f"{server}/masks")  # a new browser session: the token is asked again
         page.get_by_label("Access token").fill(token)

@@ -1,8 +1,10 @@
 """Rate: the next unrated sample for this rater, blind, scored 1–5 on three criteria by keyboard.
 
-Keys: 1–5 score the highlighted criterion and move to the next; the third digit saves and shows
-the next image (3 keystrokes per image); Esc clears the scores of the image. S skips, B re-opens the previous image to change its
-scores (the same rating row is edited), U undoes the previous rating (deletes it, shows it again).
+Keys: three digits 1–5 (generality, emoji style, quality) save the image's rating and show the
+next one: 3 keystrokes per image, collected in the browser (components/score_keys.py). Esc clears
+digits typed so far. S skips, B re-opens the previous image to change its scores (the same rating
+row is edited), U undoes the previous rating (deletes it, shows it again). With the mouse, the
+1–5 buttons score the ▶ criterion and move to the next.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from db.ratings import (
     save_rating,
 )
 from workbench.app_pages import shared
+from workbench.components.score_keys import score_keys, typed_scores
 
 CRITERIA = {
     "generality": ("Generality", "Shows the prompt's idea in a general, simplified form, not one specific scene."),
@@ -45,21 +48,36 @@ def _reset_scores() -> None:
     S["rate.scores"] = {}
 
 
-def on_key(value: int, sample_id: int) -> None:
+def current_item():
+    """The image being rated: the one gone back to, else the next unrated one. Callbacks ask
+    this too, so a key pressed while the page is still redrawing scores the right image."""
+    rater_id = shared.rater().id
+    if S["rate.pinned"] is not None:
+        item = item_query(S["rate.pinned"])
+        if item is not None:
+            return item
+        shared.flash("The image you went back to was deleted meanwhile.", "warning")
+        S["rate.pinned"] = None
+    return next_query(rater_id, tuple(S["rate.skipped"]))
+
+
+def _scores_for(sample_id: int) -> dict[str, int]:
+    if S.get("rate.scores_for") != sample_id:
+        S["rate.scores_for"] = sample_id
+        _reset_scores()
+    return S["rate.scores"]
+
+
+def on_key(value: int) -> None:
     """A score for the ▶ criterion (the first without one); the third saves the rating."""
-    if sample_id != S.get("rate.shown"):
-        shared.flash("That key press arrived after the image had changed, so it was ignored.", "warning")
+    item = current_item()
+    if item is None:
         return
-    pending = [c for c in SCORE_COLUMNS if c not in S["rate.scores"]]
-    if not pending:
-        return
-    S["rate.scores"][pending[0]] = value
+    scores = _scores_for(item.sample_id)
+    pending = [c for c in SCORE_COLUMNS if c not in scores]
+    scores[pending[0]] = value
     if len(pending) == 1:
-        save(sample_id)
-
-
-def on_clear() -> None:
-    _reset_scores()
+        save(item.sample_id)
 
 
 def save(sample_id: int) -> None:
@@ -85,9 +103,29 @@ def save(sample_id: int) -> None:
     shared.flash(f"{verb}: generality {scores.generality}, emoji style {scores.emoji_style}, quality {scores.quality}.")
 
 
-def on_skip(sample_id: int) -> None:
-    if sample_id not in S["rate.skipped"]:
-        S["rate.skipped"].append(sample_id)
+def on_typed() -> None:
+    """Three digits typed for one image (the score_keys component): save them for that image."""
+    typed = typed_scores("rate.keys")
+    if typed is None:
+        return
+    sample_id, (g, e, q) = typed
+    item = current_item()
+    if item is None or item.sample_id != sample_id:
+        shared.flash("Those keys were typed for an image that is no longer shown, so they were ignored.", "warning")
+        return
+    S["rate.scores"] = {"generality": g, "emoji_style": e, "quality": q}
+    S["rate.scores_for"] = sample_id
+    save(sample_id)
+
+
+def on_clear() -> None:
+    _reset_scores()
+
+
+def on_skip() -> None:
+    item = current_item()
+    if item is not None and item.sample_id not in S["rate.skipped"]:
+        S["rate.skipped"].append(item.sample_id)
     S["rate.pinned"] = None
     _reset_scores()
 
@@ -133,12 +171,12 @@ def criterion_line(criterion: str, active: bool) -> None:
     st.markdown(f"**{marker}{title}**{value}  \n:gray[{description}]")
 
 
-def keypad(sample_id: int) -> None:
-    # One fixed row of keys for whichever criterion is next: the shortcuts never move between
-    # reruns, so a key pressed while the page is still redrawing is not lost.
+def keypad() -> None:
+    # Mouse path: one row of buttons for whichever criterion is next. The keyboard path is the
+    # score_keys component (digits collected in the browser, sent three at a time).
     for value, column in zip(range(1, 6), st.columns(5), strict=True):
-        column.button(f"{value} · {LEVELS[value]}", key=f"rate.key.{value}", shortcut=str(value),
-                      on_click=on_key, args=(value, sample_id), width="stretch")
+        column.button(f"{value} · {LEVELS[value]}", key=f"rate.key.{value}",
+                      on_click=on_key, args=(value,), width="stretch")
 
 
 rater = shared.rater()
@@ -146,14 +184,7 @@ st.title("Rate")
 done, total = progress_query(rater.id)
 st.progress(done / total if total else 0.0, text=f"{done} / {total} rated")
 
-item = None
-if S["rate.pinned"] is not None:
-    item = item_query(S["rate.pinned"])
-    if item is None:
-        st.warning("The image you went back to was deleted meanwhile.")
-        S["rate.pinned"] = None
-if item is None:
-    item = next_query(rater.id, tuple(S["rate.skipped"]))
+item = current_item()
 if item is None:
     if S["rate.skipped"]:
         st.success(f"Everything else is rated. You skipped {len(S['rate.skipped'])} image(s).")
@@ -164,8 +195,7 @@ if item is None:
         st.success("All images are rated. Thank you!" if total else "There are no samples to rate yet.")
     st.stop()
 
-if S.get("rate.shown") != item.sample_id:
-    _reset_scores()
+_scores_for(item.sample_id)
 S["rate.shown"] = item.sample_id
 image_col, form_col = st.columns([2, 4], gap="large")
 with image_col:
@@ -179,11 +209,12 @@ with form_col:
     pending = [c for c in SCORE_COLUMNS if c not in S["rate.scores"]]
     for criterion in SCORE_COLUMNS:
         criterion_line(criterion, active=bool(pending) and criterion == pending[0])
-    keypad(item.sample_id)
-    st.caption("Keys: **1–5** score the ▶ criterion, then the next (three keys per image, the third saves) · "
-               "**Esc** clear · **S** skip · **B** back to the previous image · **U** undo it")
+    keypad()
+    score_keys(item.sample_id, key="rate.keys", on_scores=on_typed)
+    st.caption("Keys: type three digits **1–5** — generality, emoji style, quality — and the third saves · "
+               "**Esc** clears typed digits · **S** skip · **B** back to the previous image · **U** undo it")
     clear, skip, back, undo = st.columns(4)
-    clear.button("Clear", key="rate.clear", shortcut="Esc", on_click=on_clear, width="stretch")
-    skip.button("Skip", key="rate.skip", shortcut="S", on_click=on_skip, args=(item.sample_id,), width="stretch")
+    clear.button("Clear", key="rate.clear", on_click=on_clear, width="stretch")
+    skip.button("Skip", key="rate.skip", shortcut="S", on_click=on_skip, width="stretch")
     back.button("Back", key="rate.back", shortcut="B", on_click=on_back, width="stretch")
     undo.button("Undo", key="rate.undo", shortcut="U", on_click=on_undo, width="stretch")
