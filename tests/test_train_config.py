@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from training.config import ConfigError, config_from_dict, config_to_dict, load_config
-from training.dalle.train import make_scheduler, sampling_steps
+from training.dalle.optim import make_scheduler
+from training.dalle.train import sampling_steps
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.engine import read_session
-from db.models import Checkpoint, Image, Metric, Run, Sample
+from db.models import Checkpoint, Image, Run, Sample
 from db.runs import list_metrics
 from training.config import config_to_dict
 from training.dalle.train import sampling_steps, total_steps, train

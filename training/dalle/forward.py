@@ -91,10 +91,19 @@ def _layer(layer, x, mask, heads, cache=None, start=0):
     if layer.cogview_sandwich_layernorm:
         out = layer.before_first_addition_layernorm(out)
     x = x + out
-    mlp = layer.mlp(layer.post_attention_layernorm(x))
+    mlp = _mlp(layer.mlp, layer.post_attention_layernorm(x))
     if layer.cogview_sandwich_layernorm:
         mlp = layer.before_second_addition_layernorm(mlp)
     return x + mlp
+
+
+def _mlp(mlp, h):
+    """rudalle's DalleMLP; its TorchScript tanh-GELU is the same formula as torch's tanh GELU, which keeps
+    one saved tensor for backward instead of several."""
+    if mlp.activation not in ("gelu_jit", "gelu"):
+        return mlp(h)
+    x = F.gelu(mlp.dense_h_to_4h(h), approximate="tanh")
+    return mlp.dropout(mlp.dense_4h_to_h(x))
 
 
 def hidden_states(model, x: torch.Tensor, masks, cache=None, start: int = 0, checkpoint: bool = False):
@@ -134,3 +143,79 @@ def new_cache(model, batch: int, length: int, device, dtype) -> list[tuple[torch
         (torch.empty(shape, device=device, dtype=dtype), torch.empty(shape, device=device, dtype=dtype))
         for _ in model.transformer.layers
     ]
+
+
+class StaticDecoder:
+    """One decoding step with fixed shapes, for CUDA graph replay.
+
+    Position, image index and token live in tensors; each layer writes its key/value at `pos` with
+    `index_copy_` and attends over the whole (zero-initialised) cache with the mask row of `pos`, whose
+    future columns are False. Same function as the dynamic path in `hidden_states(..., cache, start)`.
+    On CUDA, `capture()` records the step once and `step()` replays it: one launch instead of hundreds
+    of small kernels per token.
+    """
+
+    def __init__(self, model, batch: int, masks, device, dtype):
+        self.model, self.masks = model, masks
+        self.length = prefix_length(model) + model.image_seq_length - 1
+        layer0 = model.transformer.layers[0].attention
+        shape = (batch, layer0.num_attention_heads, self.length, layer0.hidden_size_per_attention_head)
+        self.cache = [(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+                      for _ in model.transformer.layers]
+        self.pos = torch.zeros(1, dtype=torch.long, device=device)
+        self.index = torch.zeros(1, dtype=torch.long, device=device)
+        self.token = torch.zeros(batch, dtype=torch.long, device=device)
+        self.logits = None
+        self.graph = None
+
+    def _run(self) -> torch.Tensor:
+        model = self.model
+        d = model.image_tokens_per_dim
+        x = model.image_embeddings(self.token[:, None]) + (
+            model.image_row_embeddings(self.index // d) + model.image_col_embeddings(self.index % d))[None]
+        x = _shrink_grad(x)
+        heads = model.transformer.layers[0].attention.num_attention_heads
+        for layer, mask, (keys, values) in zip(model.transformer.layers, self.masks, self.cache, strict=True):
+            attn = layer.attention
+            h = layer.input_layernorm(x)
+            q, k, v = (_split_heads(t, heads) for t in attn.query_key_value(h).chunk(3, dim=-1))
+            keys.index_copy_(2, self.pos, k.to(keys.dtype))
+            values.index_copy_(2, self.pos, v.to(values.dtype))
+            row = mask.index_select(0, self.pos)[:, : self.length]
+            ctx = F.scaled_dot_product_attention(q, keys.to(q.dtype), values.to(q.dtype), attn_mask=row)
+            out = torch.clamp(attn.dense(ctx.transpose(1, 2).reshape(x.shape)), min=-65504, max=65504)
+            if layer.cogview_sandwich_layernorm:
+                out = layer.before_first_addition_layernorm(out)
+            x = x + out
+            mlp = _mlp(layer.mlp, layer.post_attention_layernorm(x))
+            if layer.cogview_sandwich_layernorm:
+                mlp = layer.before_second_addition_layernorm(mlp)
+            x = x + mlp
+        h = model.transformer.final_layernorm(x)
+        return logits_slice(model, h[:, -1], "image").float()
+
+    def prefill(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the prefix (eager) into the cache; returns the hidden states."""
+        return hidden_states(self.model, x, self.masks, [(k, v) for k, v in self.cache], start=0)
+
+    def capture(self) -> None:
+        """Record the step as a CUDA graph (after a warm-up on a side stream, as CUDA graphs require)."""
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):
+                self._run()
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.logits = self._run()
+
+    def step(self, token: torch.Tensor, image_index: int) -> torch.Tensor:
+        """Feed image token `image_index` (sequence position P + image_index); logits for the next one."""
+        self.token.copy_(token)
+        self.index.fill_(image_index)
+        self.pos.fill_(prefix_length(self.model) + image_index)
+        if self.graph is None:
+            return self._run()
+        self.graph.replay()
+        return self.logits

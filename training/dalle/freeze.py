@@ -35,3 +35,14 @@ def freeze(model: torch.nn.Module, parts: list[str]) -> FreezeReport:
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The weights a checkpoint must keep: every parameter that trains."""
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def cast_frozen(model: torch.nn.Module, dtype: torch.dtype) -> int:
+    """Keep frozen weights in the autocast dtype (bf16 on GPU): autocast would cast them to it at every
+    step anyway, so the numbers are the same, with half the memory and no per-step casts. Returns bytes saved."""
+    saved = 0
+    for param in model.parameters():
+        if not param.requires_grad and param.dtype != dtype and param.is_floating_point():
+            saved += param.numel() * (param.element_size() - torch.empty((), dtype=dtype).element_size())
+            param.data = param.data.to(dtype)
+    return saved

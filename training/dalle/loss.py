@@ -42,12 +42,14 @@ def dalle_losses(
 
     `reduction="none"` gives per-sample means (used to check the sampler's perplexity).
     """
-    p = prefix_length(model)
-    x = embed(model, text_ids, image_ids[:, :-1])  # the last image token predicts nothing
+    p, n_img = prefix_length(model), image_ids.shape[1]
+    # The last image token predicts nothing; v3 still runs it (the sequence stays total_seq_length long,
+    # a multiple of 16 that attention kernels like), v2's BOS shift makes it fall off the end.
+    x = embed(model, text_ids, image_ids)[:, : model.total_seq_length]
     h = hidden_states(model, x, masks or layer_masks(model), checkpoint=checkpoint)
     text_targets = text_tokens(model, text_ids)[:, 1:p]
     text_logits = logits_slice(model, h[:, : p - 1], "text").float()
-    image_logits = logits_slice(model, h[:, p - 1 :], "image").float()
+    image_logits = logits_slice(model, h[:, p - 1 : p - 1 + n_img], "image").float()
     loss_text = F.cross_entropy(text_logits.transpose(1, 2), text_targets, reduction="none").mean(dim=1)
     loss_image = F.cross_entropy(image_logits.transpose(1, 2), image_ids, reduction="none").mean(dim=1)
     if reduction == "mean":

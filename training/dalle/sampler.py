@@ -17,6 +17,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from training.dalle.forward import (
+    StaticDecoder,
     embed,
     embed_image_tokens,
     hidden_states,
@@ -61,19 +62,25 @@ def seed_uniforms(seeds: list[int], length: int) -> torch.Tensor:
 
 def _autocast(device: torch.device):
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        # no autocast weight cache: CUDA graph capture must not keep casts made outside the graph
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()
 
 
 @torch.no_grad()
 def sample_codes(model, text_ids: torch.Tensor, seeds: list[int], params: SamplingParams,
-                 progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Image codes [N, I] and perplexities [N] for text ids [N, T], one seed per row."""
+                 progress: bool = False, graphs: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image codes [N, I] and perplexities [N] for text ids [N, T], one seed per row.
+
+    `graphs` (default: on CUDA) decodes with `StaticDecoder`, replayed as a CUDA graph per token on CUDA;
+    on the CPU it runs the same static step eagerly (tests compare it with the dynamic path).
+    """
     if len(seeds) != len(text_ids):
         raise ValueError("one seed per prompt row")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    graphs = device.type == "cuda" if graphs is None else graphs
     n_img, p = model.image_seq_length, prefix_length(model)
     masks = layer_masks(model)
     codes, ppl = [], []
@@ -87,19 +94,29 @@ def sample_codes(model, text_ids: torch.Tensor, seeds: list[int], params: Sampli
             b = ids.shape[0]
             with _autocast(device):
                 dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-                cache = new_cache(model, b, p + n_img - 1, device, dtype)
-                h = hidden_states(model, embed(model, ids, None), masks, cache, start=0)
+                if graphs:
+                    decoder = StaticDecoder(model, b, masks, device, dtype)
+                    h = decoder.prefill(embed(model, ids, None))
+                    if device.type == "cuda" and n_img > 1:
+                        decoder.capture()
+                else:
+                    cache = new_cache(model, b, p + n_img - 1, device, dtype)
+                    h = hidden_states(model, embed(model, ids, None), masks, cache, start=0)
+                logits = logits_slice(model, h[:, -1], "image").float()
                 out = torch.empty(b, n_img, dtype=torch.long, device=device)
                 nll = torch.zeros(b, device=device)
                 for k in range(n_img):
-                    logits = logits_slice(model, h[:, -1], "image").float()
                     token = sample_from_logits(logits, uniforms[:, k], params.top_k, params.top_p,
                                                params.temperature)
                     nll -= F.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
                     out[:, k] = token
                     if k + 1 < n_img:
-                        x = embed_image_tokens(model, token[:, None], k)
-                        h = hidden_states(model, x, masks, cache, start=p + k)
+                        if graphs:
+                            logits = decoder.step(token, k)
+                        else:
+                            x = embed_image_tokens(model, token[:, None], k)
+                            h = hidden_states(model, x, masks, cache, start=p + k)
+                            logits = logits_slice(model, h[:, -1], "image").float()
                     bar.update(b)
             codes.append(out.cpu())
             ppl.append(torch.exp(nll / n_img).cpu())

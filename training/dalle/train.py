@@ -12,7 +12,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -26,9 +26,10 @@ from training.config import Config, config_from_dict, config_to_dict
 from training.dalle import checkpoint as ckpt
 from training.dalle.data import batch_indices, dataset_dir, read_examples, steps_per_epoch, tokenize
 from training.dalle.forward import layer_masks
-from training.dalle.freeze import freeze, trainable_state
+from training.dalle.freeze import cast_frozen, freeze, trainable_state
 from training.dalle.load import load_bundle, resolve_device
 from training.dalle.loss import dalle_losses
+from training.dalle.optim import make_optimizer, make_scheduler
 from training.dalle.prompts import encode_prompts, read_prompt_file
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
 
@@ -37,29 +38,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class RunExists(EmojichError):
     pass
-
-
-def make_optimizer(params, config: Config, device: torch.device) -> tuple[torch.optim.Optimizer, str]:
-    """bitsandbytes AdamW8bit (the recipe); torch AdamW only when bitsandbytes cannot run here."""
-    tc = config.train
-    if tc.optimizer == "adamw8bit":
-        try:
-            import bitsandbytes as bnb
-
-            return bnb.optim.AdamW8bit(params, lr=tc.max_lr, weight_decay=tc.weight_decay), "bitsandbytes.AdamW8bit"
-        except Exception as exc:  # bitsandbytes without a usable backend
-            tqdm.write(f"bitsandbytes AdamW8bit unavailable ({exc}); falling back to torch.optim.AdamW")
-    fused = device.type == "cuda"
-    return torch.optim.AdamW(params, lr=tc.max_lr, weight_decay=tc.weight_decay, fused=fused), "torch.AdamW"
-
-
-def make_scheduler(optimizer, config: Config, total_steps: int):
-    """One-cycle LR stepped every iteration: max_lr/div_factor → max_lr → max_lr/div_factor/final_div_factor."""
-    tc = config.train
-    return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=tc.max_lr, total_steps=total_steps, pct_start=tc.pct_start,
-        div_factor=tc.div_factor, final_div_factor=tc.final_div_factor,
-    )
 
 
 def total_steps(config: Config, n_examples: int) -> int:
@@ -108,7 +86,7 @@ def _start_or_resume(engine, config: Config | None, name: str | None, resume: st
             runs_db.set_run_status(s, run.id, "running")
             done = {c.step for c in samples_db.list_checkpoints(s, run.id)}
             return run.id, run.name, config, step, done
-        name = name or f"{config.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        name = name or f"{config.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         if runs_db.get_run_by_name(s, name) is not None:
             raise RunExists(f"a run named {name!r} exists; use --resume {name} or another --name")
         run = runs_db.add_run(s, name, config_to_dict(config), code_version=_code_version())
@@ -156,6 +134,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
     data = tokenize(bundle, examples)
     n = len(data.text_ids)
     report = freeze(model, tc.freeze)
+    if device.type == "cuda" and tc.precision != "fp32":
+        cast_frozen(model, torch.bfloat16 if tc.precision == "bf16" else torch.float16)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, optimizer_name = make_optimizer(params, config, device)
     total = total_steps(config, n)

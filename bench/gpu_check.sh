@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Full-size figures on one GPU (H100 or H200), one command, under 8 minutes:
+#     bash bench/gpu_check.sh
+# 1. training step of the recipe at Malevich geometry (random init, attention+mlp frozen, loss weight 1e3,
+#    AdamW8bit, clip 1.0, bf16 autocast) at batch 2: samples/s, tokens/s, peak GPU memory, MFU;
+#    (then again with per-layer activation checkpointing, the low-memory option);
+# 2. the 64-prompt evaluation (KV-cache sampler, top-k 2048, top-p 0.995, + Sber VAE decode at 256 px),
+#    sampler batch 16 (the report's) and 64: seconds and images/s.
+# Python: .venv/bin/python when `make setup` built it with CUDA; otherwise python3 plus the packages that
+# bench/pack_gpu_deps.sh copied into .gpu_deps/ (run it here first; carry .gpu_deps to the GPU machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -x .venv/bin/python ] && .venv/bin/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+  PY=.venv/bin/python
+else
+  PY=python3
+  export PYTHONPATH="$PWD/.gpu_deps${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONWARNINGS=ignore
+$PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+timeout 150 $PY -u bench/bench_train.py --size full --batch 2 --steps 20 --warmup 4
+timeout 120 $PY -u bench/bench_train.py --size full --batch 2 --steps 10 --warmup 3 --checkpointing
+timeout 200 $PY -u bench/bench_generate.py --size full --batch 64 16
