@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import build_model, build_vae, synchronize  # noqa: E402
+from bench.dalle_models import build_model, build_vae, synchronize  # noqa: E402
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes  # noqa: E402
 
 PROMPTS = 64

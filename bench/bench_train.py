@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import build_model, peak_tflops, synchronize  # noqa: E402
+from bench.dalle_models import build_model, peak_tflops, synchronize  # noqa: E402
 from training.config import Config, TrainConfig  # noqa: E402
 from training.dalle.forward import layer_masks  # noqa: E402
 from training.dalle.freeze import cast_frozen, freeze  # noqa: E402

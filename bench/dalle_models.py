@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: build a model of a named size, random init, on a device."""
+"""Shared by bench_train and bench_generate: build a model of a named size, random init, on a device."""
 from __future__ import annotations
 
 import sys
