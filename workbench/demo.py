@@ -31,12 +31,12 @@ CONFIG = Path(__file__).resolve().parent.parent / "configs" / "tiny.toml"
 # A much smaller loop for the test suite: same stages, minutes → seconds.
 QUICK_OVERRIDES = (
     "data.build_limit=160",
-    "vae.steps=30",
-    "train.epochs=1",
-    "train.max_steps=12",
-    "train.log_every=4",
+    "vae.steps=20",
+    "train.epochs=4",
+    "train.log_every=2",
     "sampling.every=4",
 )
+QUICK_SEGMENTATION = {"seg_epochs": 2, "seg_time_budget_s": 15.0}
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ class DemoResult:
 
 def _stage(n: int, text: str) -> None:
     tqdm.write(f"\n[{n}/6] {text}")
+
+
+def quick_options(**kwargs) -> DemoOptions:
+    return DemoOptions(quick=True, **{**QUICK_SEGMENTATION, **kwargs})
 
 
 def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> DemoResult:

@@ -14,9 +14,10 @@ def demo(
     ),
 ) -> None:
     """Build the dataset, train the tiny models, sample checkpoints, run U-Net round 1, then serve."""
-    from workbench.demo import DemoOptions, guide, run_demo
+    from workbench.demo import DemoOptions, guide, quick_options, run_demo
 
-    result = run_demo(ctx.obj.home, ctx.obj.db_url, DemoOptions(quick=quick, overrides=tuple(override)))
+    options = quick_options(overrides=tuple(override)) if quick else DemoOptions(overrides=tuple(override))
+    result = run_demo(ctx.obj.home, ctx.obj.db_url, options)
     typer.echo(guide(result, port))
     if serve:
         from workbench.commands.serve import workbench
