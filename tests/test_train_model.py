@@ -126,3 +126,27 @@ def test_relative_cache_dir_is_under_home(tmp_path):
     config = load_config(CONFIGS / "emojich.toml")
     with pytest.raises(MissingWeights, match=str(tmp_path / "models" / "rudalle" / "Malevich")):
         load_pretrained(config, tmp_path, torch.device("cpu"))
+
+
+def test_cli_train_without_weights_is_one_line_and_leaves_no_run(home):
+    from sqlalchemy import func, select
+
+    from db.engine import make_engine, read_session
+    from db.models import Run
+    from workbench.cli import main
+
+    assert main(["db", "upgrade"]) == 0  # the home fixture's DB is already migrated; upgrade is idempotent
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("emojich"))
+    result = subprocess.run([exe, "train", "--config", str(CONFIGS / "emojich.toml"), "--no-progress"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "pytorch_model_v3.bin" in result.stderr and "vqgan.gumbelf8-sber.model.ckpt" in result.stderr
+    import os
+
+    engine = make_engine(os.environ["EMOJICH_DB"])
+    with read_session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 0
+    engine.dispose()

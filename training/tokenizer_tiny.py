@@ -30,6 +30,9 @@ def train_tokenizer(captions: list[str], path: Path, vocab_size: int) -> Path:
 
 
 def load_tokenizer(path: Path):
+    from training.dalle.load import quiet_rudalle
+
+    quiet_rudalle()
     import youtokentome as yttm
     from rudalle.tokenizer import YTTMTokenizerWrapper
 

@@ -42,6 +42,9 @@ def vae_config(vc: VaeConfig, n_embed: int) -> dict:
 
 
 def build_vae(config: dict):
+    from training.dalle.load import quiet_rudalle
+
+    quiet_rudalle()
     from rudalle.vae.model import VQGanGumbelVAE
 
     vae = VQGanGumbelVAE(OmegaConf.create(config))

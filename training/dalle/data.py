@@ -60,8 +60,6 @@ class TokenizedData:
 
 @torch.no_grad()
 def tokenize(bundle, examples: Examples, batch_size: int = 32) -> TokenizedData:
-    from rudalle.tokenizer import YTTMTokenizerWrapper  # noqa: F401  (the bundle's tokenizer type)
-
     t = bundle.text_seq_length
     text_ids = torch.stack([bundle.tokenizer.encode_text(c, text_seq_length=t) for c in examples.captions])
     codes = []

@@ -26,6 +26,16 @@ class MissingWeights(EmojichError):
     pass
 
 
+def quiet_rudalle() -> None:
+    """Import rudalle once without its import-time FutureWarning (torch.jit.script), which would
+    otherwise reach every command's stderr."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import rudalle  # noqa: F401
+
+
 @dataclass
 class ModelBundle:
     """What generation and training need: model, tokenizer, VAE and the geometry in one place."""
@@ -64,6 +74,7 @@ def cache_dir(config: ModelConfig, home: Path) -> Path:
 
 def pretrained_files(config: ModelConfig, home: Path) -> list[Path]:
     """The files rudalle's loaders read, in its cache layout."""
+    quiet_rudalle()
     from rudalle.dalle import MODELS
 
     if config.name not in MODELS:
@@ -98,6 +109,7 @@ def offline_hub() -> None:
 
 def load_pretrained(config: Config, home: Path, device: torch.device, dwt: bool = False) -> ModelBundle:
     """Malevich through rudalle's `get_rudalle_model`, `get_vae` and `get_tokenizer`, offline."""
+    quiet_rudalle()
     from rudalle import get_rudalle_model, get_tokenizer, get_vae
     from rudalle.dalle import MODELS
 
@@ -123,6 +135,7 @@ def load_pretrained(config: Config, home: Path, device: torch.device, dwt: bool 
 
 def build_tiny_model(mc: ModelConfig, text_vocab_size: int, seed: int = 0):
     """A random-init rudalle DalleModel of the config's geometry (text vocab = tokenizer + positions)."""
+    quiet_rudalle()
     from rudalle.dalle import DalleModel
 
     torch.manual_seed(seed)

@@ -107,6 +107,10 @@ def _code_version() -> str | None:
 def train(config: Config | None, home: Path, engine, name: str | None = None, resume: str | None = None,
           progress: bool = True, device: torch.device | None = None) -> RunInfo:
     """Run (or resume) a fine-tuning job; the runs row records running / finished / failed / interrupted."""
+    if config is not None and config.model.source == "pretrained":  # fail before creating a run row
+        from training.dalle.load import check_files, pretrained_files
+
+        check_files(pretrained_files(config.model, Path(home)), f"ruDALL-E {config.model.name} weights")
     run_id, run_name, config, resume_step, sampled = _start_or_resume(engine, config, name, resume)
     try:
         info = _train(config, Path(home), engine, run_id, run_name, resume_step, sampled, progress, device)
