@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# System packages the project uses: the Noto Color Emoji font (dataset), Chromium (browser tests),
+# System packages the project uses: the Noto Color Emoji font (dataset), DejaVu (Cyrillic labels in
+# figures), Chromium (browser tests),
 # PostgreSQL (the PostgreSQL tests). Installed with apt-get when missing and we are root.
 set -euo pipefail
 missing=()
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0

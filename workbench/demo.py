@@ -86,6 +86,9 @@ def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> D
         _stage(3, "tiny tokenizer and VAE, then the tiny ruDALL-E fine-tune with 64 prompts per checkpoint")
         _train_or_resume(home, engine, config)
 
+        figure = _progress_figure(home, engine)
+        tqdm.write(f"samples across checkpoints: {figure}")
+
         _stage(4, "U-Net round 1 (small encoder) so the mask review queue has items")
         _segmentation_round(home, engine, options)
 
@@ -114,6 +117,14 @@ def _train_or_resume(home: Path, engine: Engine, config) -> None:
     else:
         tqdm.write(f"run {DEMO_RUN!r} was {status}: resuming from its last checkpoint")
         train(None, home, engine, resume=DEMO_RUN)
+
+
+def _progress_figure(home: Path, engine: Engine) -> Path:
+    from workbench.progress_figure import save_progress_figure
+
+    with read_session(engine) as s:
+        run_id = get_run_by_name(s, DEMO_RUN).id
+    return save_progress_figure(engine, run_id, home / "demo" / "progress.png")
 
 
 def _segmentation_round(home: Path, engine: Engine, options: DemoOptions) -> None:

@@ -28,11 +28,14 @@ def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
 def predict_probabilities(
     model: torch.nn.Module, image_size: int, rgbs: Sequence[np.ndarray], batch_size: int = 16, device: str = "cpu"
 ) -> list[np.ndarray]:
-    """Per-pixel probability of "opaque" for each RGB image, at the image's own size."""
-    model.eval()
+    """Per-pixel probability of "opaque" for each RGB image, at the image's own size.
+
+    The model is switched to channels-last memory (oneDNN convolutions run about 1.5× faster
+    that way on CPU)."""
+    model.eval().to(memory_format=torch.channels_last)
     out: list[np.ndarray] = []
     for chunk in _batches(list(rgbs), batch_size):
-        x = to_tensor([resize_rgb(r, image_size) for r in chunk]).to(device)
+        x = to_tensor([resize_rgb(r, image_size) for r in chunk]).to(device, memory_format=torch.channels_last)
         probs = torch.sigmoid(model(x)).cpu()
         for rgb, p in zip(chunk, probs, strict=True):
             height, width = rgb.shape[:2]

@@ -81,7 +81,7 @@ def train_unet(
     torch.manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    model.to(device).train()
+    model.to(device, memory_format=torch.channels_last).train()  # faster convolutions on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_fn = SegLoss()
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
@@ -98,7 +98,8 @@ def train_unet(
             masks = data.masks[index].clone()
             if cfg.augment:
                 images, masks = augment(images, masks, generator)
-            loss = loss_fn(model((images.to(device) - mean) / std), masks.to(device))
+            x = ((images.to(device) - mean) / std).contiguous(memory_format=torch.channels_last)
+            loss = loss_fn(model(x), masks.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for group in optimizer.param_groups:
