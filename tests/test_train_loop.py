@@ -144,3 +144,17 @@ def test_cli_train_and_generate(home, tiny_dataset_dir, tiny_models_dir, tmp_pat
         assert result.returncode == 1 and result.stderr == "error: prompt is empty\n"
     big = subprocess.run([*gen, "--size", "512"], capture_output=True, text=True, timeout=120)
     assert big.returncode == 1 and "DWT" in big.stderr and big.stderr.count("\n") == 1
+
+
+def test_train_tiny_pipeline_at_smoke_scale_reuses_its_models(engine, train_home):
+    from training.config import load_config
+    from training.pipeline import SMOKE_OVERRIDES, train_tiny, train_tokenizer, train_vae
+
+    config = load_config(REPO / "configs" / "tiny.toml", [*SMOKE_OVERRIDES, 'data.dataset="tiny-ru"'])
+    first = train_tiny(train_home, engine, config, name="smoke-1", progress=False)
+    vae, bpe = train_home / "models" / "tiny-smoke" / "vae.pt", train_home / "models" / "tiny-smoke" / "bpe.model"
+    stamps = (vae.stat().st_mtime_ns, bpe.stat().st_mtime_ns)
+    assert train_vae(train_home, config) == vae and train_tokenizer(train_home, config) == bpe
+    assert (vae.stat().st_mtime_ns, bpe.stat().st_mtime_ns) == stamps  # reused, not retrained
+    per_ckpt, missing, _, status, _ = _state(engine, first.run_id)
+    assert status == "finished" and per_ckpt == {0: 64, 4: 64, 8: 64, 12: 64} and missing == 0

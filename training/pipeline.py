@@ -14,6 +14,16 @@ from training.config import Config
 from training.dalle.data import dataset_dir, read_examples
 from training.dalle.load import tiny_files
 
+# A much smaller scale of configs/tiny.toml for tests and smoke runs (seconds, not minutes):
+# `load_config("configs/tiny.toml", SMOKE_OVERRIDES)`. Its models go to models/tiny-smoke/.
+SMOKE_OVERRIDES = [
+    "model.cache_dir=\"models/tiny-smoke\"", "model.num_layers=2", "model.hidden_size=32",
+    "model.num_attention_heads=2", "model.text_seq_length=12", "model.image_tokens_per_dim=4",
+    "model.image_vocab_size=64", "tokenizer.vocab_size=200", "vae.resolution=16", "vae.steps=15",
+    "vae.batch_size=8", "data.image_size=16", "train.batch_size=8", "train.max_steps=12", "train.log_every=2",
+    "train.max_lr=3e-3", "sampling.every=4",
+]
+
 
 def ensure_dataset(home: Path, engine, config: Config, progress: bool = True) -> Path:
     folder = dataset_dir(home, config.data.dataset)
