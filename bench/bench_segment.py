@@ -6,12 +6,13 @@
 1. Trains the U-Net (small encoder by default) for a few minutes on the full Noto dataset
    (built with the dataset helper's `build_noto_dataset` into <home>/datasets/noto-ru if absent),
    with the same functions a round uses; calibrates the gate on Noto's validation split.
-2. Quality on OpenMoji (see bench_segment_data.py; an art style the U-Net never trained on):
-   mean IoU overall and on white-interior cases (white share ≥ 0.10) for the released classic
-   method, our contour method, the U-Net alone and the combined pipeline (gate + fallback).
+2. Quality on OpenMoji and Twemoji (see bench_segment_data.py; art styles the U-Net never
+   trained on): mean IoU overall and on white-interior cases (white share ≥ 0.10) for the
+   released classic method, our contour method, the U-Net alone and the combined pipeline.
 3. The gate measurement: ROC AUC of each confidence score for telling bad masks (IoU < 0.95)
-   from good ones, on Noto validation and on OpenMoji.
-4. Speed on 2 CPU threads at 256 px: contour method, small-encoder U-Net, EfficientNet-B7 U-Net.
+   from good ones, on Noto validation and on each out-of-style set.
+4. Speed at 256 px on the CPU (1 and 2 torch threads): contour method, small-encoder U-Net,
+   EfficientNet-B7 U-Net (channels-last, batch 16 / 8).
 
 Figures are printed and written to <home>/bench_segment.json.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_segment_data import WHITE_INTERIOR_SHARE, load_cases, render_subset
+from bench_segment_data import SETS, WHITE_INTERIOR_SHARE, load_cases
 
 from training.segmentation import confidence
 from training.segmentation.confidence import choose_gate, mask_iou, separation_auc
@@ -85,9 +86,8 @@ def train_bench_model(
         model, data, TrainConfig(epochs=20, batch_size=16, lr=3e-3, time_budget_s=minutes * 60),
         device=device, progress=True,
     )
-    model.cpu()
     val_rgbs, val_masks = noto_pairs(home, "val")
-    evaluation = evaluate(model, image_size, val_rgbs, val_masks)
+    evaluation = evaluate(model, image_size, val_rgbs, val_masks, device=device)
     choice = choose_gate({"mean": evaluation.mean_scores, "object": evaluation.object_scores}, evaluation.iou)
     save_model(path, model, config, choice.gate, None)
     info = {
@@ -104,7 +104,15 @@ def train_bench_model(
         "gate_reason": choice.reason,
     }
     info_path.write_text(json.dumps(info, indent=2))
-    return LoadedModel(model.eval(), config, choice.gate, None, path), info
+    return LoadedModel(model.to(device).eval(), config, choice.gate, None, path), info
+
+
+def set_folder(home: Path, name: str, n: int) -> Path:
+    """The rendered set, rendering (and fetching) it only when it is not there yet."""
+    folder = home / name / "rgba_256"
+    if folder.is_dir() and len(list(folder.glob("*.png"))) >= n:
+        return folder
+    return SETS[name](home, n)
 
 
 def gate_table(probs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float | None]:
@@ -115,8 +123,8 @@ def gate_table(probs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, f
     return table
 
 
-def quality(cases, model: LoadedModel) -> tuple[dict, list[np.ndarray]]:
-    probs = predict_probabilities(model.model, model.config.image_size, [c.rgb for c in cases])
+def quality(cases, model: LoadedModel, device: str = "cpu") -> tuple[dict, list[np.ndarray]]:
+    probs = predict_probabilities(model.model, model.config.image_size, [c.rgb for c in cases], device=device)
     methods: dict[str, list[float]] = {"released classic": [], "contour (ours)": [], "U-Net alone": [], "combined": []}
     used_unet = 0
     for case, p in zip(cases, probs, strict=True):
@@ -146,22 +154,26 @@ def images_per_second(fn, items, repeat: int = 1) -> float:
 
 
 def speed(cases, model: LoadedModel) -> dict[str, float]:
+    """Images per second at 256 px with 1 and 2 torch threads (on a CPU shared with other jobs
+    one thread is often faster: two spin-wait on each other)."""
     rgbs = [c.rgb for c in cases]
     out = {"contour img/s (256 px)": images_per_second(lambda xs: [contour_mask(x) for x in xs], rgbs, 2)}
     out["released classic img/s (256 px)"] = images_per_second(lambda xs: [released_mask(x) for x in xs], rgbs[:200])
-    small = model.model
-    predict_probabilities(small, 256, rgbs[:16])  # warm-up
-    out[f"U-Net {model.config.encoder} img/s (256 px)"] = images_per_second(
-        lambda xs: predict_probabilities(small, 256, xs), rgbs[:96]
-    )
-    out[f"U-Net {model.config.encoder} img/s ({model.config.image_size} px, as trained)"] = images_per_second(
-        lambda xs: predict_probabilities(small, model.config.image_size, xs), rgbs[:96]
-    )
+    small = model.model.cpu()
     b7 = build_model(config_for("efficientnet-b7", 256), pretrained=False).eval()
-    predict_probabilities(b7, 256, rgbs[:4], batch_size=4)
-    out["U-Net efficientnet-b7 img/s (256 px)"] = images_per_second(
-        lambda xs: predict_probabilities(b7, 256, xs, batch_size=8), rgbs[:16]
-    )
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        predict_probabilities(small, 256, rgbs[:16])  # warm-up
+        out[f"U-Net {model.config.encoder} img/s (256 px, {threads} thread(s))"] = images_per_second(
+            lambda xs: predict_probabilities(small, 256, xs), rgbs[:96]
+        )
+        out[f"U-Net {model.config.encoder} img/s ({model.config.image_size} px as trained, {threads} thread(s))"] = (
+            images_per_second(lambda xs: predict_probabilities(small, model.config.image_size, xs), rgbs[:96])
+        )
+        predict_probabilities(b7, 256, rgbs[:4], batch_size=4)
+        out[f"U-Net efficientnet-b7 img/s (256 px, {threads} thread(s))"] = images_per_second(
+            lambda xs: predict_probabilities(b7, 256, xs, batch_size=8), rgbs[:16]
+        )
     return out
 
 
@@ -175,7 +187,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=4.0, help="U-Net training budget")
     parser.add_argument("--encoder", default="resnet18")
     parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--n", type=int, default=400, help="OpenMoji images")
+    parser.add_argument("--n", type=int, default=400, help="images per out-of-style set")
+    parser.add_argument("--sets", default="openmoji,twemoji", help="comma-separated: openmoji, twemoji")
     parser.add_argument("--reuse", action="store_true", help="reuse the model a previous run trained")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--train-threads", type=int, default=1,
@@ -189,32 +202,34 @@ def main() -> None:
     torch.set_num_threads(2)
     print("U-Net: " + ", ".join(f"{k} {_fmt(v)}" for k, v in info.items()))
 
-    cases = load_cases(render_subset(args.home, args.n))
-    table, probs = quality(cases, model)
-    counts = table.pop("_counts")
-    print(f"\nOpenMoji (out of style): {counts['cases']} emoji, {counts['white_interior']} white-interior "
-          f"(white share ≥ {WHITE_INTERIOR_SHARE}); combined used the U-Net for {counts['combined_used_unet']}")
-    print(f"{'method':20s} {'mean IoU all':>13s} {'white-interior':>15s}")
-    for name, row in table.items():
-        print(f"{name:20s} {row['all']:13.4f} {row['white_interior']:15.4f}")
-
     val_rgbs, val_masks = noto_pairs(args.home, "val")
-    val_probs = predict_probabilities(model.model, model.config.image_size, val_rgbs)
-    gates = {
-        "noto validation": gate_table(val_probs, val_masks),
-        "openmoji": gate_table(probs, [c.truth for c in cases]),
-    }
+    val_probs = predict_probabilities(model.model, model.config.image_size, val_rgbs, device=args.device)
+    gates = {"noto validation": gate_table(val_probs, val_masks)}
+    results: dict = {"model": info, "sets": {}}
+    for name in args.sets.split(","):
+        cases = load_cases(set_folder(args.home, name, args.n))
+        table, probs = quality(cases, model, args.device)
+        counts = table.pop("_counts")
+        results["sets"][name] = {"quality": table, "counts": counts}
+        gates[name] = gate_table(probs, [c.truth for c in cases])
+        print(f"\n{name} (out of style): {counts['cases']} emoji, {counts['white_interior']} white-interior "
+              f"(white share ≥ {WHITE_INTERIOR_SHARE}); combined used the U-Net for {counts['combined_used_unet']}")
+        print(f"{'method':20s} {'mean IoU all':>13s} {'white-interior':>15s}")
+        for method, row in table.items():
+            print(f"{method:20s} {row['all']:13.4f} {row['white_interior']:15.4f}")
+
     print("\nGate measurement: ROC AUC for telling bad masks (IoU < 0.95) from good (higher is better)")
     for where, row in gates.items():
         print(f"  {where} ({row.pop('masks')} masks, {row.pop('bad masks')} bad): "
               + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items()))
+    results["gate_auc"] = gates
 
-    speeds = {} if args.skip_speed else speed(cases, model)
+    speeds = {} if args.skip_speed else speed(load_cases(set_folder(args.home, "openmoji", args.n)), model)
     if speeds:
-        print(f"\nSpeed (torch threads 2, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+        print(f"\nSpeed (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
         for name, value in speeds.items():
             print(f"  {name}: {value:.1f}")
-    results = {"model": info, "openmoji": table, "counts": counts, "gate_auc": gates, "speed": speeds}
+    results["speed"] = speeds
     (args.home / "bench_segment.json").write_text(json.dumps(results, indent=2))
 
 

@@ -1,15 +1,18 @@
-"""An out-of-style emoji set for the segmentation bench: OpenMoji (CC BY-SA 4.0, npm `openmoji`).
+"""Out-of-style emoji sets for the segmentation bench, fetched with `npm pack` into <home>/
+(never committed):
 
-OpenMoji is flat colours with black outlines and many white interiors, unlike the Noto glyphs
-the U-Net trains on. The bench fetches the npm tarball with `npm pack` into
-<home>/openmoji/ (never committed), renders an evenly spread subset of its colour SVGs to RGBA
-with cairosvg, and converts each the dataset's way: RGB on white by the report's rule, ground
-truth = alpha ≥ 128, white share = the share of foreground pixels that are near-white.
+- OpenMoji 17.0.0 (npm `openmoji`, CC BY-SA 4.0): flat colours with black outlines and many
+  white interiors; an evenly spread subset of its colour SVGs is rendered to RGBA with cairosvg.
+  Attribution: "All emojis designed by OpenMoji – the open-source emoji and icon project.
+  License: CC BY-SA 4.0"; the tarball's LICENSE.txt is kept next to the rendered images.
+- Twemoji 15 (npm `emoji-datasource-twitter` 16.0.0, graphics CC-BY 4.0, © Twitter / jdecked):
+  no outlines, so white parts often touch the background; its 64 px PNGs are upscaled to 256 px
+  (Lanczos), which also makes them softer than anything in training.
+
+Each image is converted the dataset's way: RGB on white by the report's rule, ground truth =
+alpha ≥ 128, white share = the share of foreground pixels that are near-white.
 
     .venv/bin/python bench/bench_segment_data.py [--home var/bench-segment] [--n 400]
-
-Attribution: "All emojis designed by OpenMoji – the open-source emoji and icon project.
-License: CC BY-SA 4.0"; the tarball's LICENSE.txt is kept next to the rendered images.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from PIL import Image
 from training.dataset.alpha import alpha_mask, rgba_to_rgb, white_share
 
 OPENMOJI_VERSION = "17.0.0"
+TWEMOJI_PACKAGE = "emoji-datasource-twitter@16.0.0"
 SKIN_TONES = tuple(f"1F3F{c}" for c in "BCDEF")
 WHITE_INTERIOR_SHARE = 0.10  # a case is "white interior" when ≥ 10 % of its foreground is near-white
 
@@ -41,24 +45,29 @@ class Case:
         return self.white_share >= WHITE_INTERIOR_SHARE
 
 
-def fetch_openmoji(home: Path) -> Path:
-    """The npm tarball of openmoji, downloaded once with `npm pack`."""
-    folder = home / "openmoji"
+def npm_pack(folder: Path, spec: str) -> Path:
+    """The npm tarball of `spec` (name@version), downloaded once with `npm pack`."""
     folder.mkdir(parents=True, exist_ok=True)
-    tarball = folder / f"openmoji-{OPENMOJI_VERSION}.tgz"
+    name, version = spec.rsplit("@", 1)
+    tarball = folder / f"{name}-{version}.tgz"
     if not tarball.is_file():
-        subprocess.run(
-            ["npm", "pack", f"openmoji@{OPENMOJI_VERSION}", "--pack-destination", str(folder)],
-            check=True, capture_output=True,
-        )
+        subprocess.run(["npm", "pack", spec, "--pack-destination", str(folder)], check=True, capture_output=True)
     return tarball
 
 
+def fetch_openmoji(home: Path) -> Path:
+    return npm_pack(home / "openmoji", f"openmoji@{OPENMOJI_VERSION}")
+
+
 def _wanted(name: str) -> bool:
-    stem = name.rsplit("/", 1)[-1].removesuffix(".svg")
+    stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0].upper()
     first = stem.split("-")[0]
     private_use = len(first) == 4 and "E000" <= first <= "F8FF"
     return not private_use and not any(t in stem for t in SKIN_TONES)
+
+
+def _spread(members: list, n: int) -> list:
+    return [members[round(i * (len(members) - 1) / max(1, n - 1))] for i in range(min(n, len(members)))]
 
 
 def render_subset(home: Path, n: int, size: int = 256) -> Path:
@@ -73,8 +82,7 @@ def render_subset(home: Path, n: int, size: int = 256) -> Path:
             (m for m in archive.getmembers() if m.name.startswith("package/color/svg/") and _wanted(m.name)),
             key=lambda m: m.name,
         )
-        picks = [members[round(i * (len(members) - 1) / max(1, n - 1))] for i in range(min(n, len(members)))]
-        for member in picks:
+        for member in _spread(members, n):
             target = out / Path(member.name).with_suffix(".png").name
             if target.is_file():
                 continue
@@ -84,6 +92,27 @@ def render_subset(home: Path, n: int, size: int = 256) -> Path:
         if license_file is not None:
             (home / "openmoji" / "LICENSE.txt").write_bytes(license_file.read())
     return out
+
+
+def render_twemoji(home: Path, n: int, size: int = 256) -> Path:
+    """Upscale an evenly spread subset of Twemoji's 64 px PNGs to <home>/twemoji/rgba_<size>/."""
+    out = home / "twemoji" / f"rgba_{size}"
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(npm_pack(home / "twemoji", TWEMOJI_PACKAGE)) as archive:
+        members = sorted(
+            (m for m in archive.getmembers() if m.name.startswith("package/img/twitter/64/") and _wanted(m.name)),
+            key=lambda m: m.name,
+        )
+        for member in _spread(members, n):
+            target = out / Path(member.name).name
+            if target.is_file():
+                continue
+            with Image.open(archive.extractfile(member)) as small:
+                small.convert("RGBA").resize((size, size), Image.LANCZOS).save(target)
+    return out
+
+
+SETS = {"openmoji": render_subset, "twemoji": render_twemoji}
 
 
 def load_cases(folder: Path) -> list[Case]:
@@ -104,9 +133,10 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=Path("var/bench-segment"))
     parser.add_argument("--n", type=int, default=400)
     args = parser.parse_args()
-    cases = load_cases(render_subset(args.home, args.n))
-    white = sum(c.white_interior for c in cases)
-    print(f"openmoji {OPENMOJI_VERSION}: {len(cases)} cases, {white} white-interior (white share ≥ {WHITE_INTERIOR_SHARE})")
+    for name, render in SETS.items():
+        cases = load_cases(render(args.home, args.n))
+        white = sum(c.white_interior for c in cases)
+        print(f"{name}: {len(cases)} cases, {white} white-interior (white share ≥ {WHITE_INTERIOR_SHARE})")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@
 - `tiny_pairs` (session): the tiny dataset's (rgb, mask) arrays and splits, read from its folder.
 - `small_unet` (session): a resnet18 U-Net (slim decoder, 64 px) trained a few steps on the tiny
   dataset and saved; returns its path.
+- `one_torch_thread`: runs a test with one torch thread, restoring the count after. The U-Net tests
+  use it: on a 2-core machine shared with other jobs, two threads spin-wait on each other and
+  the same tests took 12× longer (216 s against 18 s measured).
 - `white_interior_cases` (session): emoji with white regions enclosed by an outline (eyes, paper,
   cloud, sheep, ...) rendered from the installed Noto font at 128 px: (emoji, rgb, truth) triples.
 """
@@ -63,6 +66,16 @@ def generated_samples(engine, tiny_dataset) -> GeneratedSamples:
 
 
 @pytest.fixture
+def one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def seg_home(home, tiny_dataset):
     (home / "datasets").mkdir(exist_ok=True)
     (home / "datasets" / tiny_dataset.name).symlink_to(tiny_dataset.directory, target_is_directory=True)
@@ -107,6 +120,8 @@ def tiny_pairs(tiny_dataset_dir) -> TinyPairs:
 
 @pytest.fixture(scope="session")
 def small_unet(tmp_path_factory, tiny_pairs):
+    import torch
+
     from training.segmentation.data import PairSet
     from training.segmentation.model import Gate, build_model, save_model, small_config
     from training.segmentation.train import TrainConfig, train_unet
@@ -114,7 +129,12 @@ def small_unet(tmp_path_factory, tiny_pairs):
     config = small_config(image_size=64)
     model = build_model(config)
     rgbs, masks = tiny_pairs.split("train")
-    train_unet(model, PairSet.from_arrays(rgbs, masks, 64), TrainConfig(epochs=4, batch_size=16, lr=3e-3))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # see one_torch_thread
+    try:
+        train_unet(model, PairSet.from_arrays(rgbs, masks, 64), TrainConfig(epochs=4, batch_size=16, lr=3e-3))
+    finally:
+        torch.set_num_threads(before)
     return save_model(tmp_path_factory.mktemp("seg_model") / "small.pt", model, config, Gate("mean", 0.99), None)
 
 

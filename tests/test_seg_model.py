@@ -20,6 +20,8 @@ from training.segmentation.model import (
 )
 from training.segmentation.train import TrainConfig, evaluate, learning_rate, train_unet
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_unknown_encoder_lists_valid_names():
     with pytest.raises(KeyError) as info:

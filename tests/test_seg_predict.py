@@ -14,6 +14,8 @@ from training.segmentation.image_input import RejectedImage, open_image
 from training.segmentation.model import load_model
 from training.segmentation.predict import PREDICTIONS_CSV, predict_folder
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 GOOD = ("emoji_u1f600.png", "emoji_u1f34e.png", "emoji_u26bd.png")
 
 

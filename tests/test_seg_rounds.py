@@ -30,6 +30,8 @@ from training.segmentation.inference import segment
 from training.segmentation.model import Gate, load_model
 from training.segmentation.rounds import NoTrainingData, run_round
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SMALL = {"encoder": "resnet18", "image_size": 64, "epochs": 1, "batch_size": 16}
 EVERYTHING_PASSES = Gate("mean", 0.0)
 

@@ -15,6 +15,8 @@ from training.stickers.contact_sheet import DARK, LIGHT, contact_sheet
 from training.stickers.export import CONTACT_SHEET, export_stickers, write_sticker_set
 from training.stickers.sticker import MAX_BYTES, SIDE, EmptySticker, encode, make_sticker, trim
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _blob(size=(256, 256), box=(40, 60, 200, 120), colour=(200, 50, 50, 255)) -> Image.Image:
     image = Image.new("RGBA", size, (255, 255, 255, 0))
