@@ -25,7 +25,12 @@ class DatasetMissing(EmojichError):
 @dataclass
 class Examples:
     captions: list[str]
-    images: torch.Tensor  # [N, 3, S, S] float in [0, 1]
+    pixels: torch.Tensor  # [N, 3, S, S] uint8 (2749 images at 256 px stay ~0.5 GB)
+
+    @property
+    def images(self) -> torch.Tensor:
+        """[N, 3, S, S] float in [0, 1]."""
+        return self.pixels.float() / 255
 
 
 def dataset_dir(home: Path, name: str) -> Path:
@@ -48,8 +53,7 @@ def read_examples(folder: Path, image_size: int, split: str = "train") -> Exampl
                 im = im.resize((image_size, image_size), Image.Resampling.LANCZOS)
             arrays.append(np.asarray(im, dtype=np.uint8))
         captions.append(normalize_caption(row["caption"]))
-    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255
-    return Examples(captions, images)
+    return Examples(captions, torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous())
 
 
 @dataclass
@@ -63,8 +67,8 @@ def tokenize(bundle, examples: Examples, batch_size: int = 32) -> TokenizedData:
     t = bundle.text_seq_length
     text_ids = torch.stack([bundle.tokenizer.encode_text(c, text_seq_length=t) for c in examples.captions])
     codes = []
-    for start in range(0, len(examples.images), batch_size):
-        batch = examples.images[start:start + batch_size].to(bundle.device)
+    for start in range(0, len(examples.pixels), batch_size):
+        batch = examples.pixels[start:start + batch_size].to(bundle.device).float() / 255
         codes.append(bundle.vae.get_codebook_indices(batch, disable_gumbel_softmax=True).cpu())
     return TokenizedData(text_ids, torch.cat(codes))
 
