@@ -16,9 +16,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import segmentation_models_pytorch as smp
 import torch
 from torch import nn
+
+with warnings.catch_warnings():
+    # timm's import-time torch.jit.interface FutureWarning would otherwise reach every command's stderr
+    warnings.simplefilter("ignore", FutureWarning)
+    import segmentation_models_pytorch as smp
 
 from db.errors import EmojichError
 

@@ -9,14 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import segmentation_models_pytorch as smp
 import torch
 from tqdm import tqdm
 
 from training.segmentation import confidence
 from training.segmentation.data import PairSet, augment
 from training.segmentation.inference import predict_probabilities
-from training.segmentation.model import IMAGENET_MEAN, IMAGENET_STD
+from training.segmentation.model import IMAGENET_MEAN, IMAGENET_STD, smp  # smp imported there, quietly
 
 
 @dataclass(frozen=True)
