@@ -68,6 +68,14 @@ def _output_names(files: list[Path]) -> dict[Path, str]:
     return names
 
 
+def check_folders(input_dir: Path, output_dir: Path) -> None:
+    """One clear error for an unusable --input/--output pair (callers run it before loading a model)."""
+    if not Path(input_dir).is_dir():
+        raise EmojichError(f"input folder {input_dir} does not exist")
+    if Path(output_dir).resolve() == Path(input_dir).resolve():
+        raise EmojichError("--output must differ from --input (outputs would be read back as inputs)")
+
+
 def predict_folder(
     input_dir: Path,
     output_dir: Path,
@@ -79,10 +87,7 @@ def predict_folder(
     progress: bool = False,
 ) -> PredictReport:
     input_dir, output_dir = Path(input_dir), Path(output_dir)
-    if not input_dir.is_dir():
-        raise EmojichError(f"input folder {input_dir} does not exist")
-    if output_dir.resolve() == input_dir.resolve():
-        raise EmojichError("--output must differ from --input (outputs would be read back as inputs)")
+    check_folders(input_dir, output_dir)
     files = sorted(p for p in input_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     output_dir.mkdir(parents=True, exist_ok=True)
     names = _output_names(files)

@@ -73,9 +73,10 @@ def predict(
 
     from training.segmentation.latest import latest_model
     from training.segmentation.model import load_model
-    from training.segmentation.predict import predict_folder
+    from training.segmentation.predict import check_folders, predict_folder
 
     _set_threads(threads)
+    check_folders(input_dir, output_dir)  # before loading a model or saying which one is used
     if model == "latest":
         loaded = latest_model(ctx.obj.engine, device)
         if loaded is None:
