@@ -34,9 +34,12 @@ def read_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointNotFound(f"checkpoint file {path} not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file: say which
-        raise EmojichError(f"checkpoint file {path} cannot be read: {exc}") from exc
+        raise EmojichError(f"checkpoint file {path} cannot be read (truncated or not a torch file): {exc}") from exc
+    if not isinstance(state, dict) or not {"config", "model"} <= state.keys():
+        raise EmojichError(f"checkpoint file {path} is not an emojich training checkpoint (no config and weights)")
+    return state
 
 
 def rng_state() -> dict:
