@@ -1,0 +1,53 @@
+"""Bad input on the command line: one line on stderr, a non-zero exit, no traceback (cheap cases, no training)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workbench.cli import main
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ")
+    return err[0]
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "кот\x00"])
+def test_generate_refuses_bad_prompts(home, tmp_path, capsys, prompt):
+    assert main(["generate", "--checkpoint", "1", "--prompt", prompt, "--out", str(tmp_path / "out")]) == 1
+    assert "prompt" in _one_error_line(capsys)
+
+
+def test_generate_unknown_checkpoint_id(home, tmp_path, capsys):
+    assert main(["generate", "--checkpoint", "999", "--prompt", "кот", "--out", str(tmp_path / "out")]) == 1
+    assert "checkpoint 999 not found" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("content", [{"weights": 1}, [1, 2], b"junk"])
+def test_generate_refuses_a_file_that_is_not_a_training_checkpoint(home, tmp_path, capsys, content):
+    path = tmp_path / "foreign.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    assert main(["generate", "--checkpoint", str(path), "--prompt", "кот", "--out", str(tmp_path / "out")]) == 1
+    assert str(path) in _one_error_line(capsys)
+
+
+def test_resume_unknown_run(home, capsys):
+    assert main(["train", "--resume", "no-such-run"]) == 1
+    assert "no-such-run" in _one_error_line(capsys)
+
+
+def test_segment_predict_missing_input_says_only_that(home, tmp_path, capsys):
+    assert main(["segment", "predict", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "out")]) == 1
+    assert "does not exist" in _one_error_line(capsys)
+
+
+def test_unmigrated_database(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EMOJICH_HOME", str(tmp_path))
+    monkeypatch.setenv("EMOJICH_DB", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert main(["generate", "--checkpoint", "1", "--prompt", "кот", "--out", str(tmp_path / "out")]) == 1
+    assert "emojich db upgrade" in _one_error_line(capsys)
