@@ -205,7 +205,7 @@ def list_sticker_candidates(
         .join(Prompt, Prompt.id == Sample.prompt_id)
         .outerjoin(Rating, Rating.sample_id == Sample.id)
         .where(Checkpoint.run_id == run_id)
-        .group_by(Sample.id, Sample.image_sha256, Prompt.text, Checkpoint.step)
+        .group_by(Sample.id, Sample.image_sha256, Prompt.text, Prompt.position, Checkpoint.step)  # PG: all ordered-by
     )
     if checkpoint_id is not None:
         query = query.where(Sample.checkpoint_id == checkpoint_id)
