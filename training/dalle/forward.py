@@ -88,6 +88,11 @@ def _layer(layer, x, mask, heads, cache=None, start=0):
                                          dropout_p=dropout)
     ctx = ctx.transpose(1, 2).reshape(x.shape)
     out = attn.output_dropout(torch.clamp(attn.dense(ctx), min=-65504, max=65504))
+    return _after_attention(layer, x, out)
+
+
+def _after_attention(layer, x, out):
+    """The rest of a layer once attention's output is known: sandwich norms, residuals, MLP."""
     if layer.cogview_sandwich_layernorm:
         out = layer.before_first_addition_layernorm(out)
     x = x + out
@@ -184,13 +189,7 @@ class StaticDecoder:
             row = mask.index_select(0, self.pos)[:, : self.length]
             ctx = F.scaled_dot_product_attention(q, keys.to(q.dtype), values.to(q.dtype), attn_mask=row)
             out = torch.clamp(attn.dense(ctx.transpose(1, 2).reshape(x.shape)), min=-65504, max=65504)
-            if layer.cogview_sandwich_layernorm:
-                out = layer.before_first_addition_layernorm(out)
-            x = x + out
-            mlp = _mlp(layer.mlp, layer.post_attention_layernorm(x))
-            if layer.cogview_sandwich_layernorm:
-                mlp = layer.before_second_addition_layernorm(mlp)
-            x = x + mlp
+            x = _after_attention(layer, x, out)
         h = model.transformer.final_layernorm(x)
         return logits_slice(model, h[:, -1], "image").float()
 
