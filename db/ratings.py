@@ -54,12 +54,16 @@ def _not_rated_by(rater_id: int):
     return ~exists().where(and_(Rating.sample_id == Sample.id, Rating.rater_id == rater_id))
 
 
-def next_unrated_sample(session: Session, rater_id: int, exclude: tuple[int, ...] = ()) -> Sample | None:
-    """The next sample this rater has not rated, in their blind order (skipped ids excluded)."""
+def _next_unrated(rater_id: int, exclude: tuple[int, ...]):
     query = select(Sample).where(_not_rated_by(rater_id))
     if exclude:
         query = query.where(Sample.id.not_in(list(exclude)))
-    return session.scalar(query.order_by(blind_order(rater_id)).limit(1))
+    return query.order_by(blind_order(rater_id)).limit(1)
+
+
+def next_unrated_sample(session: Session, rater_id: int, exclude: tuple[int, ...] = ()) -> Sample | None:
+    """The next sample this rater has not rated, in their blind order (skipped ids excluded)."""
+    return session.scalar(_next_unrated(rater_id, exclude))
 
 
 def rating_progress(session: Session, rater_id: int) -> tuple[int, int]:
@@ -204,10 +208,7 @@ def _rate_item(session: Session, query) -> RateItem | None:
 
 def next_item(session: Session, rater_id: int, exclude: tuple[int, ...] = ()) -> RateItem | None:
     """`next_unrated_sample`, as the blind view needs it."""
-    query = select(Sample).where(_not_rated_by(rater_id))
-    if exclude:
-        query = query.where(Sample.id.not_in(list(exclude)))
-    return _rate_item(session, query.order_by(blind_order(rater_id)).limit(1))
+    return _rate_item(session, _next_unrated(rater_id, exclude))
 
 
 def rate_item(session: Session, sample_id: int) -> RateItem | None:
