@@ -46,7 +46,7 @@ def next_pair(session: Session, rater_id: int, run_id: int, *, attempts: int = 4
 
     Reproducible per rater and progress (the RNG is seeded by rater and number of judgements).
     """
-    checkpoint_ids = list(session.scalars(select(Checkpoint.id).where(Checkpoint.run_id == run_id)))
+    checkpoint_ids = list(session.scalars(select(Checkpoint.id).where(Checkpoint.run_id == run_id).order_by(Checkpoint.id)))
     if len(checkpoint_ids) < 2:
         return None
     rng = random.Random(f"{rater_id}:{count_comparisons(session, rater_id)}")
@@ -57,6 +57,7 @@ def next_pair(session: Session, rater_id: int, run_id: int, *, attempts: int = 4
             select(a, b)
             .join(b, and_(b.prompt_id == a.prompt_id, b.seed == a.seed, b.checkpoint_id == second))
             .where(a.checkpoint_id == first)
+            .order_by(a.id)  # a fixed order before the seeded shuffle, so the pair is reproducible
         ).all()
         rng.shuffle(rows)
         for left, right in rows[:8]:
