@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,15 @@ pytest_plugins = [
     "tests.fixtures_segmentation",
     "tests.fixtures_workbench",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest leaves `sys.modules['__main__']` pointing at the app script; a later
+    spawn-context process pool (the dataset builder's) would then re-run the app in each worker."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
