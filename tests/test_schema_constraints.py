@@ -46,6 +46,9 @@ def test_scores_outside_1_to_5_are_refused(engine, column, value):
 def test_scores_1_and_5_are_accepted(engine):
     _, _, samples, rater, _ = _chain(engine)
     _rate(engine, rater, samples[0], generality=1, emoji_style=5, quality=1)
+    with write_session(engine) as s:
+        stored = s.execute(select(Rating.generality, Rating.emoji_style, Rating.quality)).all()
+    assert stored == [(1, 5, 1)]
 
 
 def test_duplicate_rating_is_refused(engine):
