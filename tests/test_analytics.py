@@ -100,6 +100,16 @@ def test_stopping_rule_needs_finite_errors_and_no_flag_when_style_falls_too():
     assert trade_off_flags([_point(0, 4, 4.0, 4.0), _point(6000, 3, 3.0, 3.5)]) == ()
 
 
+def test_stopping_rule_with_no_checkpoint_one_checkpoint_and_a_single_rated_sample():
+    assert recommend([]) is None
+    only = recommend([_point(6000, 3.5, 4.0, 3.0)])
+    assert (only.step, only.best_step, only.flags) == (6000, 6000, ())
+    assert "best itself" in only.explain()
+    single = interval_from_moments(1, 5.0, 25.0)  # one rated sample: infinite SE, left out, even with a top mean
+    lucky = CheckpointPoint(99, 12000, single, {"generality": single, "emoji_style": single, "quality": single})
+    assert recommend([_point(6000, 3.5, 4.0, 3.0), lucky]).best_step == 6000
+
+
 # --- mask edits ------------------------------------------------------------------------------
 
 def _picture():
