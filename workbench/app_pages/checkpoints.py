@@ -86,8 +86,9 @@ for row in rows:
     combined = interval_from_moments(row.combined.n, row.combined.mean, row.combined.mean_sq)
     points.append(CheckpointPoint(row.checkpoint_id, row.step, combined, intervals))
     for name, iv in (*intervals.items(), ("combined", combined)):
-        table.append({"step": row.step, "criterion": NAMES[name], "mean": iv.mean, "low": iv.low, "high": iv.high,
-                      "samples": iv.n, "ratings": row.ratings})
+        # drawn within the 1–5 scale: one rated sample has an unbounded interval, a few can overshoot
+        table.append({"step": row.step, "criterion": NAMES[name], "mean": iv.mean, "low": max(iv.low, 1.0),
+                      "high": min(iv.high, 5.0), "samples": iv.n, "ratings": row.ratings})
 frame = pd.DataFrame(table)
 
 recommendation = recommend(points)
