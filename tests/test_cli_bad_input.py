@@ -46,6 +46,11 @@ def test_segment_predict_missing_input_says_only_that(home, tmp_path, capsys):
     assert "does not exist" in _one_error_line(capsys)
 
 
+def test_segment_round_refuses_an_unknown_gate_before_training(home, capsys):
+    assert main(["segment", "round", "--gate", "strict", "--encoder", "resnet18"]) == 1
+    assert "unknown gate 'strict'" in _one_error_line(capsys)
+
+
 def test_unmigrated_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMOJICH_HOME", str(tmp_path))
     monkeypatch.setenv("EMOJICH_DB", f"sqlite:///{tmp_path / 'empty.db'}")

@@ -33,6 +33,7 @@ NOTHING_PASSES = Gate("mean", 1.01)  # when every validation mask is bad
 BAD_IOU = 0.95
 BOUNDARY_BAND = 3  # pixels each side of the predicted boundary
 TARGET_PRECISION = 0.95  # of masks passing the gate, at least this share should be good
+GATE_MODES = ("auto", "mean", "object", "released")  # what `emojich segment round --gate` accepts
 
 
 def pixel_confidence(p: np.ndarray) -> np.ndarray:

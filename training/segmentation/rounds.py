@@ -35,7 +35,7 @@ from db.segmentation import (
     list_validation_masks,
     next_round_number,
 )
-from training.segmentation.confidence import GateChoice, choose_gate
+from training.segmentation.confidence import GATE_MODES, GateChoice, choose_gate
 from training.segmentation.contour import ContourParams
 from training.segmentation.data import PairSet, to_rgb_on_white
 from training.segmentation.inference import segment
@@ -171,6 +171,8 @@ def run_round(
 ) -> RoundResult:
     started = time.perf_counter()
     home = Path(home)
+    if gate_mode not in GATE_MODES:  # checked before training, not after it
+        raise EmojichError(f"unknown gate {gate_mode!r}; expected one of {', '.join(GATE_MODES)}")
     config = config_for(encoder, image_size)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, time_budget_s=time_budget_s, seed=seed)
     notes: list[str] = []
