@@ -51,6 +51,13 @@ def test_segment_round_refuses_an_unknown_gate_before_training(home, capsys):
     assert "unknown gate 'strict'" in _one_error_line(capsys)
 
 
+@pytest.mark.parametrize("option", [["--image-size", "100"], ["--epochs", "0"], ["--lr", "0"], ["--device", "tpu9"]])
+def test_segment_round_checks_its_options_before_training(home, capsys, option):
+    assert main(["segment", "round", "--encoder", "resnet18", *option]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value" in err and "Traceback" not in err
+
+
 def test_unmigrated_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMOJICH_HOME", str(tmp_path))
     monkeypatch.setenv("EMOJICH_DB", f"sqlite:///{tmp_path / 'empty.db'}")

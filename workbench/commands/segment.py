@@ -17,13 +17,25 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def _check_device(device: str) -> None:
+    """A usable torch device, checked before any model is built (torch's own error is a traceback)."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise typer.BadParameter(f"unknown device {device!r} (cpu, cuda, cuda:N, …)", param_hint="--device") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
+
+
 @segment_app.command("round")
 def round_(
     ctx: typer.Context,
     encoder: str = typer.Option("efficientnet-b7", "--encoder", help="Any smp encoder name (resnet18 for CPU)."),
-    epochs: int = typer.Option(5, "--epochs", help="Passes over the training masks."),
+    epochs: int = typer.Option(5, "--epochs", min=1, help="Passes over the training masks."),
     image_size: int = typer.Option(256, "--image-size", help="Training/inference side in px (multiple of 32)."),
-    batch_size: int = typer.Option(16, "--batch-size"),
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
     lr: float = typer.Option(3e-3, "--lr"),
     time_budget: float = typer.Option(None, "--time-budget", help="Stop training after this many seconds."),
     scratch: bool = typer.Option(False, "--scratch", help="Train from scratch, not from the previous round."),
@@ -36,10 +48,15 @@ def round_(
     from training.segmentation.rounds import run_round
 
     _set_threads(threads)
+    _check_device(device)
     try:
         builder_for(encoder)
     except KeyError as exc:
         raise typer.BadParameter(exc.args[0], param_hint="--encoder") from None
+    if image_size < 32 or image_size % 32:
+        raise typer.BadParameter(f"must be a multiple of 32, at least 32; got {image_size}", param_hint="--image-size")
+    if lr <= 0:
+        raise typer.BadParameter(f"must be positive; got {lr}", param_hint="--lr")
     result = run_round(
         ctx.obj.engine,
         ctx.obj.home,
@@ -76,6 +93,7 @@ def predict(
     from training.segmentation.predict import check_folders, predict_folder
 
     _set_threads(threads)
+    _check_device(device)
     check_folders(input_dir, output_dir)  # before loading a model or saying which one is used
     if model == "latest":
         loaded = latest_model(ctx.obj.engine, device)
