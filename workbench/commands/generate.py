@@ -17,7 +17,7 @@ def generate(
     seed: int = typer.Option(42, "--seed", min=0),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     out: Path = typer.Option(..., "--out", help="Folder for the PNG files."),
-    size: int = typer.Option(None, "--size", help="Output size; 512 decodes with rudalle's DWT VAE."),
+    size: int = typer.Option(None, "--size", min=1, max=4096, help="Output size; 512 decodes with rudalle's DWT VAE."),
 ) -> None:
     """Generate `-n` images for `--prompt`; file names carry the seed and the self-rerank perplexity."""
     import warnings
