@@ -7,6 +7,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+from db.errors import EmojichError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -33,3 +36,20 @@ def head_revision() -> str:
 def current_revision(engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+class DatabaseNotMigrated(EmojichError):
+    pass
+
+
+def display_url(url) -> str:
+    """The URL as users may see it (on stderr or a page): the password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def require_head(engine) -> None:
+    """DatabaseNotMigrated (one line, naming the database) unless the schema is at the latest revision."""
+    current = current_revision(engine)
+    if current != head_revision():
+        state = "is empty" if current is None else f"is at revision {current}"
+        raise DatabaseNotMigrated(f"database {display_url(engine.url)} {state}; run `emojich db upgrade` first")

@@ -63,3 +63,10 @@ def test_unmigrated_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EMOJICH_DB", f"sqlite:///{tmp_path / 'empty.db'}")
     assert main(["generate", "--checkpoint", "1", "--prompt", "кот", "--out", str(tmp_path / "out")]) == 1
     assert "emojich db upgrade" in _one_error_line(capsys)
+
+
+def test_database_passwords_are_never_shown():
+    from db.migrate import display_url
+
+    assert display_url("postgresql+psycopg://ann:s3cret@db.local/emojich") == "postgresql+psycopg://ann:***@db.local/emojich"
+    assert display_url("sqlite:////tmp/emojich.db") == "sqlite:////tmp/emojich.db"

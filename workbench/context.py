@@ -26,13 +26,13 @@ class AppContext:
     def engine(self) -> Engine:
         """The engine, after checking the schema is migrated (one clear message if not)."""
         if self._engine is None:
-            from db.migrate import current_revision, head_revision
+            from db.migrate import require_head
 
             engine = make_engine(self.db_url)
-            current = current_revision(engine)
-            if current != head_revision():
+            try:
+                require_head(engine)
+            except EmojichError:
                 engine.dispose()
-                state = "is empty" if current is None else f"is at revision {current}"
-                raise EmojichError(f"database {self.db_url} {state}; run `emojich db upgrade` first")
+                raise
             self._engine = engine
         return self._engine

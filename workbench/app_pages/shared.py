@@ -33,14 +33,14 @@ def db_url() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _engine_for(url: str):
-    from db.migrate import current_revision, head_revision
+    from db.migrate import require_head
 
     engine = make_engine(url)
-    current = current_revision(engine)
-    if current != head_revision():
+    try:
+        require_head(engine)
+    except EmojichError:
         engine.dispose()
-        state = "is empty" if current is None else f"is at revision {current}"
-        raise EmojichError(f"database {url} {state}; run `emojich db upgrade` first")
+        raise
     return engine
 
 

@@ -10,12 +10,12 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 def upgrade(ctx: typer.Context, revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Create or migrate the database schema to the latest revision."""
     from db.engine import make_engine
-    from db.migrate import current_revision
+    from db.migrate import current_revision, display_url
     from db.migrate import upgrade as run_upgrade
 
     run_upgrade(ctx.obj.db_url, revision)
     engine = make_engine(ctx.obj.db_url)
-    typer.echo(f"database {ctx.obj.db_url} at revision {current_revision(engine)}")
+    typer.echo(f"database {display_url(ctx.obj.db_url)} at revision {current_revision(engine)}")
     engine.dispose()
 
 

@@ -31,7 +31,10 @@ def workbench(
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "minimal",
     ]
-    typer.echo(f"workbench on http://{address}:{port} (database {context.db_url}); Ctrl+C stops it", err=True)
+    from db.migrate import display_url
+
+    typer.echo(f"workbench on http://{address}:{port} (database {display_url(context.db_url)}); Ctrl+C stops it",
+               err=True)
     sys.stdout.flush()
     # Become the Streamlit server (no child left behind when this process is stopped).
     os.execve(sys.executable, command, env)
