@@ -15,7 +15,7 @@ from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.errors import EmojichError, NotFound, RaterNotFound
-from db.images import put_image
+from db.images import put_image, put_png
 from db.models import MASK_SOURCES, MASK_STATUSES, Image, Mask, Prompt, Rater, Sample
 from db.samples import get_sample
 
@@ -30,7 +30,7 @@ class MaskNotFound(NotFound):
 
 def add_mask(
     session: Session,
-    mask: PILImage.Image,
+    mask: PILImage.Image | bytes,
     *,
     source: str,
     status: str,
@@ -42,14 +42,15 @@ def add_mask(
     rater_id: int | None = None,
     for_validation: bool = False,
 ) -> Mask:
-    """Store a mask image (mode L, 255 = opaque) and its row in the caller's transaction."""
+    """Store a mask image (mode L, 255 = opaque; or PNG bytes already encoded so) and its row in
+    the caller's transaction."""
     if source not in MASK_SOURCES:
         raise ValueError(f"unknown mask source {source!r}; expected one of {', '.join(MASK_SOURCES)}")
     if status not in MASK_STATUSES:
         raise ValueError(f"unknown mask status {status!r}; expected one of {', '.join(MASK_STATUSES)}")
     if (dataset_item_id is None) == (sample_id is None):
         raise ValueError("a mask belongs to exactly one dataset item or one sample")
-    sha = put_image(session, mask.convert("L"))
+    sha = put_png(session, mask) if isinstance(mask, bytes) else put_image(session, mask.convert("L"))
     row = Mask(
         dataset_item_id=dataset_item_id,
         sample_id=sample_id,

@@ -24,8 +24,8 @@ from sqlalchemy import Engine
 
 from db.engine import read_session, write_session
 from db.errors import EmojichError
-from db.images import get_image, put_png, to_png_bytes
-from db.models import Mask
+from db.images import get_image, to_png_bytes
+from db.masks import add_mask
 from db.segmentation import (
     TrainingMask,
     add_segmentation_round,
@@ -225,16 +225,15 @@ def run_round(
     )
     with write_session(engine) as session:
         for sample_id, png, method, mean, second in new_masks:
-            session.add(
-                Mask(
-                    sample_id=sample_id,
-                    image_sha256=put_png(session, png),
-                    source=method,
-                    status="accepted" if method == "unet" else "needs_review",
-                    round=number,
-                    confidence_mean=mean,
-                    confidence_boundary=second,  # the column holds the second score (object)
-                )
+            add_mask(
+                session,
+                png,
+                sample_id=sample_id,
+                source=method,
+                status="accepted" if method == "unet" else "needs_review",
+                round=number,
+                confidence_mean=mean,
+                confidence_boundary=second,  # the column holds the second score (object)
             )
         add_segmentation_round(
             session,
