@@ -27,7 +27,7 @@ def build(
     csv_file: Path = typer.Option(None, "--csv", help="CSV of file,caption (default: the one CSV in PATH)."),
     size: int = typer.Option(256, "--size", help="Output size in pixels."),
     upscale: str = typer.Option("lanczos", "--upscale", help="lanczos or realesrgan (weights in the cache)."),
-    limit: int = typer.Option(None, "--limit", help="Build only N emoji, evenly spread (noto)."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Build only N emoji, evenly spread (noto)."),
     val_size: int = typer.Option(143, "--val-size", help="Validation images (whole captions; ≤ 1/5 of all)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the caption split."),
 ) -> None:
