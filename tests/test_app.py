@@ -166,6 +166,10 @@ def test_curation_pages_render(app_env, seeded, page):
     at = start(seeded.token("rater1")).switch_page(f"app_pages/{page}.py").run()
     assert not at.exception and not at.error
     assert [t.value for t in at.title] == [page.capitalize()]
+    if page == "dataset":  # the seeded 40 items: one in ten in validation
+        row = at.dataframe[0].value.set_index("name").loc["seed-emoji"]
+        assert (row["items"], row["train"], row["val"]) == (40, 36, 4)
+        assert "40 captions" in at.caption[0].value
 
 
 def test_stickers_export_a_set_through_the_exporter(app_env, seeded):
