@@ -122,3 +122,7 @@ def test_cli_export(home, generated_samples, capsys):
     assert "exactly one of --checkpoint" in capsys.readouterr().err
     assert main(["stickers", "export", "--samples", "99999", "--out", str(out)]) == 1
     assert "sample 99999 not found" in capsys.readouterr().err
+    existing = home / "notes"
+    existing.write_text("x")
+    assert main(["stickers", "export", "--checkpoint", str(generated_samples.checkpoint_id), "--out", str(existing)]) == 1
+    assert "is a file; give a folder or a name ending in .zip" in capsys.readouterr().err

@@ -43,9 +43,20 @@ class ExportReport:
         )
 
 
+def check_out(out: Path) -> None:
+    """One clear error for an --out that cannot be written, before any work is done."""
+    out = Path(out)
+    if out.suffix.lower() == ".zip":
+        if out.is_dir():
+            raise EmojichError(f"{out} is a folder; give the .zip file's name")
+    elif out.exists() and not out.is_dir():
+        raise EmojichError(f"{out} is a file; give a folder or a name ending in .zip")
+
+
 def write_sticker_set(items: Sequence[tuple[str, Image.Image]], out: Path, fmt: str = "png") -> ExportReport:
     """`items` are (name without extension, RGBA image). `out` ending in .zip → a zip file."""
     out = Path(out)
+    check_out(out)
     stickers, encoded = [], []
     for name, rgba in items:
         sticker = make_sticker(rgba)
@@ -82,6 +93,7 @@ def export_stickers(
     from training.segmentation.model import load_model
     from training.stickers.from_samples import segment_samples
 
+    check_out(out)
     if model == "latest":
         path = latest_model_path(session)
         model = load_model(Path(path), device) if path else None
