@@ -44,6 +44,10 @@ def test_resume_unknown_run(home, capsys):
 def test_segment_predict_missing_input_says_only_that(home, tmp_path, capsys):
     assert main(["segment", "predict", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "out")]) == 1
     assert "does not exist" in _one_error_line(capsys)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert main(["segment", "predict", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "file")]) == 1
+    assert "is a file, not a folder" in _one_error_line(capsys)
 
 
 def test_segment_round_refuses_an_unknown_gate_before_training(home, capsys):

@@ -74,6 +74,8 @@ def check_folders(input_dir: Path, output_dir: Path) -> None:
         raise EmojichError(f"input folder {input_dir} does not exist")
     if Path(output_dir).resolve() == Path(input_dir).resolve():
         raise EmojichError("--output must differ from --input (outputs would be read back as inputs)")
+    if Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise EmojichError(f"--output {output_dir} is a file, not a folder")
 
 
 def predict_folder(
