@@ -76,7 +76,9 @@ def authenticate(session: Session, token: str | None) -> Rater:
     if not token:
         raise InvalidToken("enter the access token printed by `emojich raters add`")
     parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1].isdigit():
+    # ASCII digits only, and few enough for a database integer ("²" is a digit to isdigit, not to int)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not (parts[1].isascii() and parts[1].isdigit()) \
+            or len(parts[1]) > 18:
         raise InvalidToken("that is not an access token (they look like emj_12_…)")
     rater = session.get(Rater, int(parts[1]))
     if rater is None or not verify_token(token, rater.token_hash):

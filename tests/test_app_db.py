@@ -32,7 +32,8 @@ def test_tokens_are_stored_hashed_and_checked(engine):
         assert token not in stored and stored.startswith("scrypt$")
         assert authenticate(s, token).name == "ann"
         for bad, message in (("", "enter the access token"), ("hello", "not an access token"),
-                             (token[:-2] + "xx", "unknown or revoked"), (f"emj_999_{token[-10:]}", "unknown or revoked")):
+                             (token[:-2] + "xx", "unknown or revoked"), (f"emj_999_{token[-10:]}", "unknown or revoked"),
+                             ("emj_" + "9" * 30 + "_x", "not an access token"), ("emj_²_x", "not an access token")):
             with pytest.raises(InvalidToken, match=message):
                 authenticate(s, bad)
 
