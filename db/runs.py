@@ -9,6 +9,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.errors import RunNotFound
+from db.ids import could_be_id, parse_id
 from db.models import RUN_STATUSES, Checkpoint, Metric, Run, utcnow
 
 
@@ -20,7 +21,7 @@ def add_run(session: Session, name: str, config: dict, code_version: str | None 
 
 
 def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
+    run = session.get(Run, run_id) if could_be_id(run_id) else None
     if run is None:
         raise RunNotFound(f"run {run_id} not found")
     return run
@@ -33,8 +34,8 @@ def get_run_by_name(session: Session, name: str) -> Run | None:
 def find_run(session: Session, key: str) -> Run:
     """A run by name, or by id when `key` is a number."""
     run = get_run_by_name(session, key)
-    if run is None and key.isdigit():
-        run = session.get(Run, int(key))
+    if run is None and (run_id := parse_id(key)) is not None:
+        run = session.get(Run, run_id)
     if run is None:
         names = session.scalars(select(Run.name).order_by(Run.id)).all()
         hint = f"; known runs: {', '.join(names)}" if names else "; there are no runs yet"

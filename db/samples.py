@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.errors import CheckpointNotFound, SampleNotFound
+from db.ids import could_be_id
 from db.images import put_image
 from db.models import Checkpoint, Prompt, PromptSet, Sample
 
@@ -85,7 +86,7 @@ def add_checkpoint_with_samples(
 
 
 def get_checkpoint(session: Session, checkpoint_id: int) -> Checkpoint:
-    checkpoint = session.get(Checkpoint, checkpoint_id)
+    checkpoint = session.get(Checkpoint, checkpoint_id) if could_be_id(checkpoint_id) else None
     if checkpoint is None:
         raise CheckpointNotFound(f"checkpoint {checkpoint_id} not found")
     return checkpoint
@@ -99,7 +100,7 @@ def list_checkpoints(session: Session, run_id: int | None = None) -> list[Checkp
 
 
 def get_sample(session: Session, sample_id: int) -> Sample:
-    sample = session.get(Sample, sample_id)
+    sample = session.get(Sample, sample_id) if could_be_id(sample_id) else None
     if sample is None:
         raise SampleNotFound(f"sample {sample_id} not found (it may have been deleted)")
     return sample

@@ -20,9 +20,16 @@ def test_generate_refuses_bad_prompts(home, tmp_path, capsys, prompt):
     assert "prompt" in _one_error_line(capsys)
 
 
-def test_generate_unknown_checkpoint_id(home, tmp_path, capsys):
-    assert main(["generate", "--checkpoint", "999", "--prompt", "кот", "--out", str(tmp_path / "out")]) == 1
-    assert "checkpoint 999 not found" in _one_error_line(capsys)
+@pytest.mark.parametrize("key", ["999", "9" * 30, "²"])  # "²" is a digit to str.isdigit, not to int
+def test_generate_unknown_checkpoint_id(home, tmp_path, capsys, key):
+    assert main(["generate", "--checkpoint", key, "--prompt", "кот", "--out", str(tmp_path / "out")]) == 1
+    assert "checkpoint" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("option", [["--checkpoint", "9" * 30], ["--samples", "9" * 30]])
+def test_stickers_id_beyond_the_integer_range_is_not_found(home, tmp_path, capsys, option):
+    assert main(["stickers", "export", *option, "--out", str(tmp_path / "out")]) == 1
+    assert "not found" in _one_error_line(capsys)
 
 
 @pytest.mark.parametrize("content", [{"weights": 1}, [1, 2], b"junk"])
@@ -36,9 +43,10 @@ def test_generate_refuses_a_file_that_is_not_a_training_checkpoint(home, tmp_pat
     assert str(path) in _one_error_line(capsys)
 
 
-def test_resume_unknown_run(home, capsys):
-    assert main(["train", "--resume", "no-such-run"]) == 1
-    assert "no-such-run" in _one_error_line(capsys)
+@pytest.mark.parametrize("key", ["no-such-run", "9" * 30, "²"])
+def test_resume_unknown_run(home, capsys, key):
+    assert main(["train", "--resume", key]) == 1
+    assert f"run {key!r} not found" in _one_error_line(capsys)
 
 
 def test_segment_predict_missing_input_says_only_that(home, tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from db.errors import EmojichError
+from db.ids import parse_id
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
 
 DWT_SIZE = 512
@@ -13,7 +14,8 @@ def resolve_checkpoint(engine, key: str) -> Path:
     path = Path(key).expanduser()
     if path.is_file():
         return path
-    if not key.isdigit():
+    checkpoint_id = parse_id(key)
+    if checkpoint_id is None:
         raise EmojichError(f"checkpoint {key!r} is neither a file nor a checkpoint id")
     if engine is None:
         raise EmojichError("a checkpoint id needs the database")
@@ -21,7 +23,7 @@ def resolve_checkpoint(engine, key: str) -> Path:
     from db.samples import get_checkpoint
 
     with read_session(engine) as s:
-        row = get_checkpoint(s, int(key))
+        row = get_checkpoint(s, checkpoint_id)
     if not row.path or not Path(row.path).is_file():
         raise EmojichError(f"checkpoint {key}'s file {row.path} is missing")
     return Path(row.path)
