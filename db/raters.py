@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.errors import EmojichError, InvalidToken, PermissionDenied, RaterNotFound
+from db.ids import parse_id
 from db.models import Rater
 
 TOKEN_PREFIX = "emj"
@@ -76,11 +77,10 @@ def authenticate(session: Session, token: str | None) -> Rater:
     if not token:
         raise InvalidToken("enter the access token printed by `emojich raters add`")
     parts = token.split("_", 2)
-    # ASCII digits only, and few enough for a database integer ("²" is a digit to isdigit, not to int)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not (parts[1].isascii() and parts[1].isdigit()) \
-            or len(parts[1]) > 18:
+    rater_id = parse_id(parts[1]) if len(parts) == 3 and parts[0] == TOKEN_PREFIX else None
+    if rater_id is None:
         raise InvalidToken("that is not an access token (they look like emj_12_…)")
-    rater = session.get(Rater, int(parts[1]))
+    rater = session.get(Rater, rater_id)
     if rater is None or not verify_token(token, rater.token_hash):
         raise InvalidToken("unknown or revoked access token; ask an admin for a new one")
     return rater
