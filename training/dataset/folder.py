@@ -213,16 +213,7 @@ def import_folder(
     ]
     write_metadata(directory, records)
     write_folder_notice(directory, str(folder), license)
-    report = BuildReport(
-        name=name,
-        directory=directory,
-        images=len(records),
-        unique_captions=len({r.caption for r in records}),
-        train=sum(r.split == "train" for r in records),
-        val=sum(r.split == "val" for r in records),
-        problems=problems,
-        elapsed_s=time.perf_counter() - started,
-    )
+    report = BuildReport.of_records(name, directory, records, started, problems=problems)
     write_build_info(
         directory,
         {

@@ -161,17 +161,8 @@ def build_noto_dataset(
     ]
     write_metadata(directory, records)
     write_noto_notices(directory)
-    report = BuildReport(
-        name=name,
-        directory=directory,
-        images=len(records),
-        unique_captions=len({r.caption for r in records}),
-        train=sum(r.split == "train" for r in records),
-        val=sum(r.split == "val" for r in records),
-        reused=sum(results[e][1] for e in made),
-        skipped_missing=len(chosen) - len(made),
-        elapsed_s=time.perf_counter() - started,
-    )
+    report = BuildReport.of_records(name, directory, records, started, reused=sum(results[e][1] for e in made),
+                                    skipped_missing=len(chosen) - len(made))
     write_build_info(
         directory,
         {

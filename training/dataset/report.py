@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,20 @@ class BuildReport:
     skipped_missing: int = 0  # emoji the font has no single glyph for
     problems: list[str] = field(default_factory=list)  # one line per bad or normalised input file
     elapsed_s: float = 0.0
+
+    @classmethod
+    def of_records(cls, name: str, directory: Path, records: Sequence, started: float, **extra) -> BuildReport:
+        """Counts from the written records (`ItemRecord`s); `started` is the build's perf_counter start."""
+        return cls(
+            name=name,
+            directory=directory,
+            images=len(records),
+            unique_captions=len({r.caption for r in records}),
+            train=sum(r.split == "train" for r in records),
+            val=sum(r.split == "val" for r in records),
+            elapsed_s=time.perf_counter() - started,
+            **extra,
+        )
 
     def summary(self) -> str:
         parts = [
