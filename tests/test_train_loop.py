@@ -54,7 +54,7 @@ def _check_complete_run(engine, config, info):
 
 def test_failed_run_records_its_error(engine, train_home, tiny_train_config):
     config = tiny_train_config(data={"dataset": "no-such-dataset"})
-    with pytest.raises(Exception, match="no metadata.jsonl"):
+    with pytest.raises(Exception, match=r"metadata.jsonl missing\); run `emojich dataset build`"):
         train(config, train_home, engine, name="broken", progress=False)
     with read_session(engine) as s:
         run = s.scalar(select(Run).where(Run.name == "broken"))

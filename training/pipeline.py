@@ -11,8 +11,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from training.config import Config
-from training.dalle.data import dataset_dir, read_examples
+from training.dalle.data import read_examples
 from training.dalle.load import tiny_files
+from training.dataset.layout import dataset_dir
 
 # A much smaller scale of configs/tiny.toml for tests and smoke runs (seconds, not minutes):
 # `load_config("configs/tiny.toml", SMOKE_OVERRIDES)`. Its models go to models/tiny-smoke/.

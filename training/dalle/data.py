@@ -6,7 +6,6 @@ epoch is a permutation of fixed (text ids, image codes) pairs. The permutation o
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from PIL import Image
 
 from db.errors import EmojichError
 from training.dataset.captions import normalize_caption
+from training.dataset.layout import read_metadata
 
 
 class DatasetMissing(EmojichError):
@@ -33,26 +33,19 @@ class Examples:
         return self.pixels.float() / 255
 
 
-def dataset_dir(home: Path, name: str) -> Path:
-    return Path(home) / "datasets" / name
-
-
 def read_examples(folder: Path, image_size: int, split: str = "train") -> Examples:
-    meta = Path(folder) / "metadata.jsonl"
-    if not meta.is_file():
-        raise DatasetMissing(f"dataset {folder} has no metadata.jsonl; build it first (emojich dataset build)")
-    rows = [json.loads(line) for line in meta.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("split", "train") == split]
+    """The split's captions and RGB pixels; a missing or malformed metadata.jsonl is one clear error."""
+    rows = [r for r in read_metadata(folder) if r.split == split]
     if not rows:
         raise DatasetMissing(f"dataset {folder} has no {split} rows")
     captions, arrays = [], []
     for row in rows:
-        with Image.open(Path(folder) / "rgb" / row["file"]) as im:
+        with Image.open(Path(folder) / "rgb" / row.file) as im:
             im = im.convert("RGB")
             if im.size != (image_size, image_size):
                 im = im.resize((image_size, image_size), Image.Resampling.LANCZOS)
             arrays.append(np.asarray(im, dtype=np.uint8))
-        captions.append(normalize_caption(row["caption"]))
+        captions.append(normalize_caption(row.caption))
     return Examples(captions, torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous())
 
 

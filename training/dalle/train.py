@@ -24,7 +24,7 @@ from db.engine import read_session, write_session
 from db.errors import EmojichError
 from training.config import Config, config_from_dict, config_to_dict
 from training.dalle import checkpoint as ckpt
-from training.dalle.data import batch_indices, dataset_dir, read_examples, steps_per_epoch, tokenize
+from training.dalle.data import batch_indices, read_examples, steps_per_epoch, tokenize
 from training.dalle.forward import layer_masks
 from training.dalle.freeze import cast_frozen, freeze, trainable_state
 from training.dalle.load import load_bundle, resolve_device
@@ -32,6 +32,7 @@ from training.dalle.loss import dalle_losses
 from training.dalle.optim import make_optimizer, make_scheduler
 from training.dalle.prompts import encode_prompts, read_prompt_file
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
+from training.dataset.layout import dataset_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
