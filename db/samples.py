@@ -8,7 +8,7 @@ from PIL import Image as PILImage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.errors import CheckpointNotFound, SampleNotFound
+from db.errors import CheckpointNotFound, EmojichError, SampleNotFound
 from db.ids import could_be_id
 from db.images import put_image
 from db.models import Checkpoint, Prompt, PromptSet, Sample
@@ -43,7 +43,10 @@ def ensure_prompt_set(session: Session, name: str, texts: Sequence[str]) -> Prom
         return prompt_set
     stored = [p.text for p in prompt_set.prompts]
     if stored != list(texts):
-        raise ValueError(f"prompt set {name!r} already exists with different prompts")
+        raise EmojichError(
+            f"prompt set {name!r} already exists with different prompts; keep its prompts or give the new "
+            f"ones another set name (sampling.prompt_set)"
+        )
     return prompt_set
 
 

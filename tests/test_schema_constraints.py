@@ -127,3 +127,15 @@ def test_image_in_use_cannot_be_deleted(engine):
     with pytest.raises(IntegrityError):
         with write_session(engine) as s:
             s.execute(delete(Image))
+
+
+def test_a_prompt_set_name_keeps_its_prompts(engine):
+    from db.errors import EmojichError
+
+    with write_session(engine) as s:
+        first = ensure_prompt_set(s, "eval", ["кот", "пёс"]).id
+    with write_session(engine) as s:
+        assert ensure_prompt_set(s, "eval", ["кот", "пёс"]).id == first
+    with pytest.raises(EmojichError, match="already exists with different prompts"):
+        with write_session(engine) as s:
+            ensure_prompt_set(s, "eval", ["кот", "сова"])
