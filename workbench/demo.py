@@ -68,12 +68,12 @@ def quick_options(**kwargs) -> DemoOptions:
 
 
 def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> DemoResult:
-    from db.migrate import upgrade
+    from db.migrate import display_url, upgrade
     from training.config import load_config
     from training.pipeline import ensure_dataset
 
     started = time.perf_counter()
-    _stage(1, f"database {db_url}")
+    _stage(1, f"database {display_url(db_url)}")
     upgrade(db_url)
     engine = make_engine(db_url)
     try:
@@ -179,11 +179,12 @@ Admin token (shown once; `emojich demo` prints a new one each time):
     {result.admin_token}
 
 Open http://localhost:{port} and paste the token, then:
-  1. Rate      score images blind, 1-5 on generality, emoji style and quality (keys 1-5, Enter);
-  2. Compare   the same prompt from two checkpoints: left / right / tie;
+  1. Rate      score images blind, 1-5 on generality, emoji style and quality: type three
+               digits (the third saves and shows the next image); S skips, B goes back, U undoes;
+  2. Compare   the same prompt from two checkpoints: left / right / tie (keys ← → T);
   3. Checkpoints  scores against iteration, loss and LR curves, the recommended stopping
                checkpoint; as admin, mark the one to ship with a reason;
-  4. Masks     fix the U-Net's hard cases (click a region to add/remove it, brush, accept);
+  4. Masks     fix the U-Net's hard cases (click a region to add/remove it, brush; A accepts);
   5. Stickers  export a Telegram-ready RGBA set.
 Add raters with `emojich raters add NAME`. The tiny model learns colours and shapes, not the
 report's quality: see README for running the real recipe on a GPU.

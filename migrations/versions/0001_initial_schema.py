@@ -1,14 +1,13 @@
 """initial schema: every table of ARCHITECTURE.md
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 15:44:16.397153
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
