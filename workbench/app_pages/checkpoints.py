@@ -104,7 +104,7 @@ st.caption(f"Rule: {RULE}")
 st.subheader("Scores against iteration (mean and 95 % interval)")
 st.caption("Each sample's scores are first averaged over its raters; the interval is over the samples (prompts).")
 base = alt.Chart(frame).encode(
-    x=alt.X("step:Q", title="iteration"),
+    x=alt.X("step:Q", title="iteration", axis=alt.Axis(format=",d")),
     color=alt.Color("criterion:N", scale=alt.Scale(domain=list(NAMES.values()), range=COLOURS), title=None),
 )
 band = base.mark_area(opacity=0.15).encode(y=alt.Y("low:Q", title="score (1–5)", scale=alt.Scale(domain=[1, 5])), y2="high:Q")
@@ -141,7 +141,7 @@ else:
     for column, name, title in ((loss_col, "loss", "training loss"), (lr_col, "lr", "learning rate")):
         part = series[series["name"] == name]
         column.altair_chart(alt.Chart(part, title=title).mark_line().encode(
-            x=alt.X("step:Q", title="iteration"), y=alt.Y("value:Q", title=name)), width="stretch")
+            x=alt.X("step:Q", title="iteration", axis=alt.Axis(format=",d")), y=alt.Y("value:Q", title=name)), width="stretch")
 
 if rater.is_admin:
     st.subheader("One prompt across all checkpoints")
