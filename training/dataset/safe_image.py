@@ -27,7 +27,7 @@ class BadInputFile(EmojichError):
 
 @dataclass
 class LoadedImage:
-    image: Image.Image  # RGBA, square, transparent padding
+    image: Image.Image  # load_rgba: RGBA, square, transparent padding; open_untrusted: as decoded
     notes: list[str] = field(default_factory=list)  # what was normalised, one phrase each
 
 
@@ -76,8 +76,9 @@ def pad_to_square(image: Image.Image) -> Image.Image:
     return canvas
 
 
-def load_rgba(path: Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
-    """The file as a square RGBA image plus notes; raises BadInputFile with a one-line reason."""
+def open_untrusted(path: Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """The file's first frame, decoded and EXIF-transposed, in its own mode, plus notes; raises
+    BadInputFile with a one-line reason (empty, SVG, bomb, not an image, truncated or corrupt)."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -118,7 +119,14 @@ def load_rgba(path: Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
         raise BadInputFile(f"truncated or corrupt image ({' '.join(str(exc).split())})") from exc
     if image.width == 0 or image.height == 0:
         raise BadInputFile("image has no pixels")
-    rgba = _to_rgba(image, notes)
+    return LoadedImage(image, notes)
+
+
+def load_rgba(path: Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """The file as a square RGBA image plus notes; raises BadInputFile with a one-line reason."""
+    opened = open_untrusted(path, max_pixels)
+    notes = opened.notes
+    rgba = _to_rgba(opened.image, notes)
     if rgba.width != rgba.height:
         notes.append(f"{rgba.width}×{rgba.height} padded to a square")
     return LoadedImage(pad_to_square(rgba), notes)
