@@ -5,12 +5,11 @@ import random
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from db.errors import EmojichError, SampleNotFound
 from db.models import Checkpoint, Comparison, Sample, utcnow
+from db.upsert import conflict_insert
 
 CHOICES = ("left", "right", "tie")
 
@@ -93,8 +92,7 @@ def save_comparison(session: Session, rater_id: int, left_id: int, right_id: int
         "rater_id": rater_id, "prompt_id": left.prompt_id, "sample_a": lo, "sample_b": hi,
         "winner": winner, "created_at": utcnow(),
     }
-    insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[session.get_bind().dialect.name]
-    stmt = insert(Comparison).values(**values).on_conflict_do_update(
+    stmt = conflict_insert(session, Comparison).values(**values).on_conflict_do_update(
         index_elements=["rater_id", "sample_a", "sample_b"], set_={"winner": winner, "created_at": values["created_at"]}
     )
     return session.execute(stmt.returning(Comparison.id)).scalar_one()

@@ -6,12 +6,11 @@ import io
 
 from PIL import Image as PILImage
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.errors import BadImage, NotFound
 from db.models import Image, utcnow
+from db.upsert import conflict_insert
 
 
 def to_png_bytes(image: PILImage.Image) -> bytes:
@@ -36,14 +35,7 @@ def put_png(session: Session, png: bytes) -> str:
         raise BadImage(f"not a readable PNG image: {exc}") from exc
     sha = sha256_of(png)
     row = {"sha256": sha, "png": png, "width": width, "height": height, "created_at": utcnow()}
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        session.execute(sqlite_insert(Image).values(**row).on_conflict_do_nothing(index_elements=["sha256"]))
-    elif dialect == "postgresql":
-        session.execute(pg_insert(Image).values(**row).on_conflict_do_nothing(index_elements=["sha256"]))
-    elif session.get(Image, sha) is None:
-        session.add(Image(**row))
-        session.flush()
+    session.execute(conflict_insert(session, Image).values(**row).on_conflict_do_nothing(index_elements=["sha256"]))
     return sha
 
 

@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidScore, SampleNotFound
 from db.models import SCORE_COLUMNS, Checkpoint, Prompt, Rater, Rating, Run, Sample, utcnow
+from db.upsert import conflict_insert
 
 ARTIFACT_COMMENT = "artifact (flagged in grid)"
 _PRIME = 2_147_483_647  # 2**31 - 1: (id * a + b) mod p is a permutation of ids below p
@@ -98,8 +97,7 @@ def save_rating(
     changes = {k: values[k] for k in (*SCORE_COLUMNS, "updated_at")}
     if comment is not None:
         changes["comment"] = comment
-    insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[session.get_bind().dialect.name]
-    stmt = insert(Rating).values(**values)
+    stmt = conflict_insert(session, Rating).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=["rater_id", "sample_id"], set_=changes)
     rating_id = session.execute(stmt.returning(Rating.id)).scalar_one()
     return SavedRating(rating_id=rating_id, sample_id=sample_id, created=existing is None)

@@ -4,13 +4,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.errors import RunNotFound
 from db.ids import could_be_id, parse_id
 from db.models import RUN_STATUSES, Checkpoint, Metric, Run, utcnow
+from db.upsert import conflict_insert
 
 
 def add_run(session: Session, name: str, config: dict, code_version: str | None = None) -> Run:
@@ -61,13 +60,7 @@ def add_metrics(session: Session, run_id: int, step: int, values: Mapping[str, f
     rows = [{"run_id": run_id, "step": step, "name": k, "value": float(v)} for k, v in values.items()]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}.get(dialect)
-    if insert is None:
-        session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step == step))
-        session.add_all(Metric(**r) for r in rows)
-        return
-    stmt = insert(Metric).values(rows)
+    stmt = conflict_insert(session, Metric).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "name", "step"], set_={"value": stmt.excluded.value}
     )
