@@ -1,7 +1,8 @@
 """A real browser: `emojich workbench` in a subprocess, Debian Chromium through Playwright.
 
-Logs in, rates one image with three key presses, fixes a mask with a click and accepts it with
-the keyboard, checks the database after each, and saves screenshots under tests/artifacts/.
+Logs in, rates one image with three key presses, stays logged in across a reload and a deep link,
+fixes a mask with a click and accepts it with the keyboard, logs out (a reload then asks for the
+token again), checks the database after each, and saves screenshots under tests/artifacts/.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from db.engine import read_session
 from db.images import get_image
 from db.models import Mask, Rating, Sample
 from workbench import mask_edit
+from workbench.remembered_login import COOKIE_NAME
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = [
@@ -67,6 +69,10 @@ def server(home, db_url, fresh_seeded):
             proc.wait()
 
 
+def remembered_cookie(page) -> dict | None:
+    return next((c for c in page.context.cookies() if c["name"] == COOKIE_NAME), None)
+
+
 def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_seeded):
     ARTIFACTS.mkdir(exist_ok=True)
     rater_id, token = fresh_seeded.raters["rater2"]
@@ -95,10 +101,17 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
             ).all()
         assert rows == [(rater_id, 4, 5, 2), (rater_id, 3, 1, 4), (rater_id, 1, 3, 5)]
 
-        page.goto(f"{server}/masks")  # a new browser session: the token is asked again
-        page.get_by_label("Access token").fill(token)
-        page.get_by_role("button", name="Log in").click()
+        cookie = remembered_cookie(page)
+        assert cookie is not None and cookie["expires"] == -1 and cookie["sameSite"] == "Strict"  # a session cookie
+        assert cookie["path"] == "/" and len(cookie["value"]) >= 40 and token not in cookie["value"]
+        page.reload()  # a new Streamlit session in the same browser session: still logged in
+        expect(page.get_by_text("3 / 192 rated")).to_be_visible()
+        expect(page.get_by_role("heading", name="Rate")).to_be_visible()
+        expect(page.get_by_label("Access token")).to_have_count(0)
+
+        page.goto(f"{server}/masks")  # a deep link in the same tab: no token asked either
         expect(page.get_by_role("heading", name="Masks")).to_be_visible()
+        expect(page.get_by_label("Access token")).to_have_count(0)
         frame = page.frame_locator("iframe[title*='streamlit_image_coordinates']")
         picture = frame.locator("img#image")
         expect(picture).to_be_visible()
@@ -142,4 +155,13 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         assert np.array_equal(stored[expected > 0], expected[expected > 0])  # the click's fix is kept
         rows = np.nonzero(added.any(axis=1))[0]
         assert added.sum() > 20 and abs(rows.mean() - row * rgb.shape[0]) < 4  # the stroke, where it was drawn
+
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_label("Access token")).to_be_visible()
+        page.reload()  # logged out: the cookie is gone and the server forgot the session
+        expect(page.get_by_label("Access token")).to_be_visible()
+        assert remembered_cookie(page) is None
+        page.context.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path", "sameSite")}])
+        page.reload()  # the old id brought back by hand: the server forgot it at logout
+        expect(page.get_by_label("Access token")).to_be_visible()
         browser.close()

@@ -1,10 +1,12 @@
 """The Emojich Workbench: the only Streamlit entry (`emojich workbench` runs it).
 
-Login (an access token, asked once per browser session), the shared sidebar, navigation over
+Login (an access token, asked once per browser session: a reload or deep link is restored from a
+session cookie, see workbench/remembered_login.py), the shared sidebar, navigation over
 workbench/app_pages/, then the chosen page runs.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -12,7 +14,9 @@ import streamlit as st
 from db.errors import EmojichError, InvalidToken
 from db.raters import authenticate
 from db.runs import list_runs
+from workbench import remembered_login
 from workbench.app_pages import shared
+from workbench.components.session_cookie import session_cookie
 
 PAGES = Path(__file__).parent / "app_pages"
 
@@ -26,7 +30,27 @@ def _runs(session) -> list[tuple[int, str]]:
 runs_query = shared.query(_runs)
 
 
+def _log_in(row) -> None:
+    st.session_state["auth.rater"] = shared.CurrentRater(row.id, row.name, bool(row.is_admin))
+    st.session_state["auth.session_id"] = shared.remembered_sessions().issue(row.id, row.token_hash, time.time())
+
+
+def restore_login() -> None:
+    """A new Streamlit session (reload, deep link) picks up the browser session's remembered login."""
+    if "auth.rater" in st.session_state:
+        return
+    session_id = st.context.cookies.get(remembered_login.COOKIE_NAME)
+    if session_id is None:
+        return
+    with shared.reading() as session:
+        row = remembered_login.restore(shared.remembered_sessions(), session_id, session, time.time())
+        if row is not None:
+            st.session_state["auth.rater"] = shared.CurrentRater(row.id, row.name, bool(row.is_admin))
+            st.session_state["auth.session_id"] = session_id
+
+
 def login() -> None:
+    session_cookie(remembered_login.COOKIE_NAME, None, key="auth.cookie")  # clears a stale one
     st.title("Emojich Workbench")
     st.write("Enter the access token you were given (`emojich raters add NAME` prints one).")
     with st.form("login"):
@@ -35,8 +59,7 @@ def login() -> None:
     if submitted:
         try:
             with shared.reading() as session:
-                row = authenticate(session, token)
-                st.session_state["auth.rater"] = shared.CurrentRater(row.id, row.name, bool(row.is_admin))
+                _log_in(authenticate(session, token))
         except InvalidToken as exc:
             st.error(f"Login failed: {exc}")
         else:
@@ -60,7 +83,9 @@ def sidebar(rater: shared.CurrentRater) -> None:
             st.session_state["sidebar.run_id"] = st.session_state["sidebar.run_select"]
         else:
             st.session_state["sidebar.run_id"] = None
+        session_cookie(remembered_login.COOKIE_NAME, st.session_state.get("auth.session_id"), key="auth.cookie")
         if st.button("Log out", key="sidebar.logout"):
+            shared.remembered_sessions().forget(st.session_state.get("auth.session_id"))
             for key in [k for k in st.session_state if not k.startswith("sidebar.")]:
                 del st.session_state[key]
             st.rerun()
@@ -92,6 +117,7 @@ def main() -> None:
     except EmojichError as exc:
         st.error(str(exc))
         st.stop()
+    restore_login()
     logged_in = "auth.rater" in st.session_state
     page = navigation(logged_in)
     if not logged_in:

@@ -122,6 +122,18 @@ def image_at(sha256: str, size: int) -> bytes:
     return _enlarged(db_url(), sha256, size)
 
 
+@st.cache_resource(show_spinner=False)
+def _remembered_for(url: str):
+    from workbench.remembered_login import SessionStore
+
+    return SessionStore()
+
+
+def remembered_sessions():
+    """The process-wide store of remembered logins (workbench/remembered_login.py), per database."""
+    return _remembered_for(db_url())
+
+
 def rater() -> CurrentRater:
     value = st.session_state.get("auth.rater")
     if value is None:  # app.py logs in before any page runs; a page run on its own stops here
