@@ -22,10 +22,12 @@ def peak_tflops(device: torch.device) -> float | None:
     return next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
 
 
-def build_model(size: str, device: torch.device, hf_version: str = "v3"):
+def build_model(size: str, device: torch.device, hf_version: str | None = None):
+    """`hf_version` None: the recipe's v2 (Malevich_v2) at full size, configs/tiny.toml's at tiny size."""
     DalleModel = dalle_model_class()
     if size == "full":
         params = malevich_params()
+        hf_version = hf_version or "v2"
     else:
         from training.config import load_config
 
@@ -35,7 +37,7 @@ def build_model(size: str, device: torch.device, hf_version: str = "v3"):
                       attention_dropout_prob=mc.dropout, image_tokens_per_dim=mc.image_tokens_per_dim,
                       text_seq_length=mc.text_seq_length, cogview_sandwich_layernorm=True, cogview_pb_relax=True,
                       vocab_size=600 + mc.text_seq_length, image_vocab_size=mc.image_vocab_size)
-        hf_version = mc.hf_version
+        hf_version = hf_version or mc.hf_version
     torch.manual_seed(0)
     started = time.perf_counter()
     model = DalleModel(device="cpu", hf_version=hf_version, **params)  # masks are built on the CPU

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Full-size figures on one GPU (H100 or H200), one command, under 8 minutes:
+# Full-size figures on one GPU (H100 or H200), one command, under 10 minutes:
 #     bash bench/gpu_check.sh
+# 0. correctness first: the 64-prompt evaluation decoded with CUDA-graph replay against the eager static step
+#    (no warm-up, no graph), Malevich geometry, random init, v2 (the recipe) and v3: "tokens equal: N/N"
+#    (bench/graph_equal.py; a failure is reported and the speed figures still follow);
 # 1. training step of the recipe at Malevich geometry (random init, attention+mlp frozen, loss weight 1e3,
 #    AdamW8bit, clip 1.0, bf16 autocast) at batch 2: samples/s, tokens/s, peak GPU memory, MFU;
 #    (then again with per-layer activation checkpointing, the low-memory option);
@@ -18,6 +21,7 @@ else
 fi
 export PYTHONWARNINGS=ignore
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+timeout 300 $PY -u bench/graph_equal.py --size full --batch 64 || echo "graph_equal: FAILED (see above)"
 timeout 150 $PY -u bench/bench_train.py --size full --batch 2 --steps 20 --warmup 4
 timeout 120 $PY -u bench/bench_train.py --size full --batch 2 --steps 10 --warmup 3 --checkpointing
 timeout 200 $PY -u bench/bench_generate.py --size full --batch 64 16

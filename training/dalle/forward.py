@@ -156,22 +156,44 @@ class StaticDecoder:
     Position, image index and token live in tensors; each layer writes its key/value at `pos` with
     `index_copy_` and attends over the whole (zero-initialised) cache with the mask row of `pos`, whose
     future columns are False. Same function as the dynamic path in `hidden_states(..., cache, start)`.
-    On CUDA, `capture()` records the step once and `step()` replays it: one launch instead of hundreds
+    On CUDA, `prepare()` records the step once and `step()` replays it: one launch instead of hundreds
     of small kernels per token.
+
+    The cache has one slot more than the sequence needs: `scratch` (the last one). Warm-up runs, which
+    CUDA graphs require before capture, write there and nowhere else, so preparing after `prefill` leaves
+    the prompt's keys and values untouched; no live row of the mask sees the scratch column. `warm_up()`
+    runs on any device, so CPU tests exercise exactly what a GPU does before capture.
     """
+
+    WARM_UP_RUNS = 2
 
     def __init__(self, model, batch: int, masks, device, dtype):
         self.model, self.masks = model, masks
-        self.length = prefix_length(model) + model.image_seq_length - 1
+        self.length = prefix_length(model) + model.image_seq_length - 1  # live slots 0 .. length - 1
+        self.scratch = self.length
         layer0 = model.transformer.layers[0].attention
-        shape = (batch, layer0.num_attention_heads, self.length, layer0.hidden_size_per_attention_head)
+        shape = (batch, layer0.num_attention_heads, self.length + 1, layer0.hidden_size_per_attention_head)
         self.cache = [(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
                       for _ in model.transformer.layers]
+        self.rows = [self._rows(mask, device) for mask in masks]
         self.pos = torch.zeros(1, dtype=torch.long, device=device)
         self.index = torch.zeros(1, dtype=torch.long, device=device)
         self.token = torch.zeros(batch, dtype=torch.long, device=device)
         self.logits = None
         self.graph = None
+
+    def _rows(self, mask: torch.Tensor, device) -> torch.Tensor:
+        """[length + 1, length + 1] mask rows: the model's for live slots (scratch column False), and a
+        scratch row that sees everything (warm-up output is thrown away; it only has to be finite)."""
+        n = self.length
+        rows = torch.zeros(n + 1, n + 1, dtype=torch.bool, device=device)
+        rows[:n, :n] = mask[:n, :n].to(device)
+        rows[n] = True
+        return rows
+
+    def live_cache(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Views of every layer's live slots (what `prefill` and `step` write and attend over)."""
+        return [(k[:, :, : self.length], v[:, :, : self.length]) for k, v in self.cache]
 
     def _run(self) -> torch.Tensor:
         model = self.model
@@ -180,13 +202,13 @@ class StaticDecoder:
             model.image_row_embeddings(self.index // d) + model.image_col_embeddings(self.index % d))[None]
         x = _shrink_grad(x)
         heads = model.transformer.layers[0].attention.num_attention_heads
-        for layer, mask, (keys, values) in zip(model.transformer.layers, self.masks, self.cache, strict=True):
+        for layer, rows, (keys, values) in zip(model.transformer.layers, self.rows, self.cache, strict=True):
             attn = layer.attention
             h = layer.input_layernorm(x)
             q, k, v = (_split_heads(t, heads) for t in attn.query_key_value(h).chunk(3, dim=-1))
             keys.index_copy_(2, self.pos, k.to(keys.dtype))
             values.index_copy_(2, self.pos, v.to(values.dtype))
-            row = mask.index_select(0, self.pos)[:, : self.length]
+            row = rows.index_select(0, self.pos)
             ctx = F.scaled_dot_product_attention(q, keys.to(q.dtype), values.to(q.dtype), attn_mask=row)
             out = torch.clamp(attn.dense(ctx.transpose(1, 2).reshape(x.shape)), min=-65504, max=65504)
             x = _after_attention(layer, x, out)
@@ -195,18 +217,29 @@ class StaticDecoder:
 
     def prefill(self, x: torch.Tensor) -> torch.Tensor:
         """Run the prefix (eager) into the cache; returns the hidden states."""
-        return hidden_states(self.model, x, self.masks, [(k, v) for k, v in self.cache], start=0)
+        return hidden_states(self.model, x, self.masks, self.live_cache(), start=0)
 
-    def capture(self) -> None:
-        """Record the step as a CUDA graph (after a warm-up on a side stream, as CUDA graphs require)."""
+    def warm_up(self) -> None:
+        """Run the step `WARM_UP_RUNS` times on the scratch slot (token 0, image index 0)."""
+        self.token.zero_()
+        self.index.zero_()
+        self.pos.fill_(self.scratch)
+        for _ in range(self.WARM_UP_RUNS):
+            self._run()
+
+    def prepare(self, capture: bool | None = None) -> None:
+        """Warm up; on CUDA (or when `capture`) also record the step as a CUDA graph. Safe after `prefill`."""
+        capture = self.pos.device.type == "cuda" if capture is None else capture
+        if not capture:
+            self.warm_up()
+            return
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            for _ in range(2):
-                self._run()
+            self.warm_up()  # CUDA graphs need a warm-up on a side stream before capture
         torch.cuda.current_stream().wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        with torch.cuda.graph(self.graph):  # recorded, not run: nothing is written during capture
             self.logits = self._run()
 
     def step(self, token: torch.Tensor, image_index: int) -> torch.Tensor:

@@ -69,11 +69,14 @@ def _autocast(device: torch.device):
 
 @torch.no_grad()
 def sample_codes(model, text_ids: torch.Tensor, seeds: list[int], params: SamplingParams,
-                 progress: bool = False, graphs: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 progress: bool = False, graphs: bool | None = None,
+                 replay: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Image codes [N, I] and perplexities [N] for text ids [N, T], one seed per row.
 
-    `graphs` (default: on CUDA) decodes with `StaticDecoder`, replayed as a CUDA graph per token on CUDA;
-    on the CPU it runs the same static step eagerly (tests compare it with the dynamic path).
+    `graphs` (default: on CUDA) decodes with `StaticDecoder`: warmed up on its scratch slot, then (when
+    `replay`, default: on CUDA) captured and replayed as a CUDA graph per token; otherwise the same
+    static step runs eagerly (tests compare it with a full forward; bench/graph_equal.py compares replay
+    with eager on a GPU).
     """
     if len(seeds) != len(text_ids):
         raise ValueError("one seed per prompt row")
@@ -97,8 +100,8 @@ def sample_codes(model, text_ids: torch.Tensor, seeds: list[int], params: Sampli
                 if graphs:
                     decoder = StaticDecoder(model, b, masks, device, dtype)
                     h = decoder.prefill(embed(model, ids, None))
-                    if device.type == "cuda" and n_img > 1:
-                        decoder.capture()
+                    if n_img > 1:
+                        decoder.prepare(capture=replay)
                 else:
                     cache = new_cache(model, b, p + n_img - 1, device, dtype)
                     h = hidden_states(model, embed(model, ids, None), masks, cache, start=0)
