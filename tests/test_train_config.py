@@ -15,7 +15,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 def test_recipe_config_is_the_report():
     c = load_config(CONFIGS / "emojich.toml")
-    assert (c.model.source, c.model.name) == ("pretrained", "Malevich")
+    assert (c.model.source, c.model.name, c.model.hf_version) == ("pretrained", "Malevich_v2", "v2")
     assert c.train.freeze == ["attention", "mlp"]
     assert c.train.loss_img_weight == 1e3 and c.train.optimizer == "adamw8bit"
     assert (c.train.epochs, c.train.batch_size, c.train.grad_clip) == (40, 2, 1.0)

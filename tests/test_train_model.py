@@ -116,7 +116,7 @@ def test_missing_pretrained_weights_name_every_file(tmp_path):
     with pytest.raises(MissingWeights) as err:
         load_pretrained(config, tmp_path, torch.device("cpu"))
     message = str(err.value)
-    assert str(tmp_path / "Malevich" / "pytorch_model_v3.bin") in message
+    assert str(tmp_path / "Malevich_v2" / "pytorch_model_v2.bin") in message
     assert str(tmp_path / "vae" / "vqgan.gumbelf8-sber.model.ckpt") in message
     assert "bpe.model" not in message
     assert "\n" not in message
@@ -124,8 +124,29 @@ def test_missing_pretrained_weights_name_every_file(tmp_path):
 
 def test_relative_cache_dir_is_under_home(tmp_path):
     config = load_config(CONFIGS / "emojich.toml")
-    with pytest.raises(MissingWeights, match=str(tmp_path / "models" / "rudalle" / "Malevich")):
+    with pytest.raises(MissingWeights, match=str(tmp_path / "models" / "rudalle" / "Malevich_v2")):
         load_pretrained(config, tmp_path, torch.device("cpu"))
+
+
+def test_the_recipe_fine_tunes_malevich_v2_and_v3_stays_selectable(tmp_path):
+    """The report fine-tuned the November 2021 Malevich (v2), the release rudalle's own Emojich entry is."""
+    from rudalle.dalle import MODELS
+
+    from db.errors import EmojichError
+    from training.dalle.load import pretrained_files
+
+    recipe = load_config(CONFIGS / "emojich.toml")
+    assert (recipe.model.name, recipe.model.hf_version) == ("Malevich_v2", "v2")
+    assert MODELS["Emojich"]["hf_version"] == "v2"
+    assert MODELS[recipe.model.name]["model_params"] == MODELS["Emojich"]["model_params"]
+    assert pretrained_files(recipe.model, tmp_path)[0] == tmp_path / "models/rudalle/Malevich_v2/pytorch_model_v2.bin"
+    v3 = load_config(CONFIGS / "emojich.toml", ["model.name=Malevich", "model.hf_version=v3"])
+    assert pretrained_files(v3.model, tmp_path)[0] == tmp_path / "models/rudalle/Malevich/pytorch_model_v3.bin"
+    # A layout that is not the release's fails in one line before any file is looked for.
+    mixed = load_config(CONFIGS / "emojich.toml", ["model.name=Malevich"])
+    with pytest.raises(EmojichError, match=r"^model.hf_version v2 does not match the Malevich weights \(v3\); "
+                                           r"set model.hf_version=v3$"):
+        pretrained_files(mixed.model, tmp_path)
 
 
 def test_cli_train_without_weights_is_one_line_and_leaves_no_run(home):
@@ -143,7 +164,7 @@ def test_cli_train_without_weights_is_one_line_and_leaves_no_run(home):
     result = subprocess.run([exe, "train", "--config", str(CONFIGS / "emojich.toml"), "--no-progress"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert "pytorch_model_v3.bin" in result.stderr and "vqgan.gumbelf8-sber.model.ckpt" in result.stderr
+    assert "pytorch_model_v2.bin" in result.stderr and "vqgan.gumbelf8-sber.model.ckpt" in result.stderr
     import os
 
     engine = make_engine(os.environ["EMOJICH_DB"])

@@ -26,8 +26,8 @@ class ModelConfig:
     """`source = "pretrained"`: a rudalle release loaded from `cache_dir`; `"tiny"`: random init, small."""
 
     source: str = "pretrained"
-    name: str = "Malevich"
-    hf_version: str = "v3"
+    name: str = "Malevich_v2"  # the November 2021 release the report fine-tuned; "Malevich" is v3
+    hf_version: str = "v2"
     cache_dir: str = "models/rudalle"  # relative paths are under the home folder
     # geometry of a random-init model (source = "tiny"); a pretrained model uses its release's
     num_layers: int = 4

@@ -1,6 +1,6 @@
 """Build the model, tokenizer and VAE a config names.
 
-- `source = "pretrained"`: a rudalle release (Malevich) through rudalle's own loaders, offline, from
+- `source = "pretrained"`: a rudalle release (`Malevich_v2`, the report's base; `Malevich` is v3) through rudalle's own loaders, offline, from
   `model.cache_dir` in rudalle's layout; a missing file raises `MissingWeights` naming every one.
 - `source = "tiny"`: a random-init rudalle `DalleModel` of small size, the project's own YTTM tokenizer
   and small `VQGanGumbelVAE` (trained by `training.tokenizer_tiny` / `training.vae_tiny`).
@@ -79,8 +79,18 @@ def pretrained_files(config: ModelConfig, home: Path) -> list[Path]:
 
     if config.name not in MODELS:
         raise EmojichError(f"unknown rudalle model {config.name!r}; known: {', '.join(MODELS)}")
+    check_version(config, MODELS[config.name]["hf_version"])
     root = cache_dir(config, home)
     return [root / config.name / MODELS[config.name]["filename"], root / VAE_FILE, root / TOKENIZER_FILE]
+
+
+def check_version(config: ModelConfig, release_version: str) -> None:
+    """The config's layout must be the release's (v2 prepends BOS; v3 does not), named in one line."""
+    if config.hf_version != release_version:
+        raise EmojichError(
+            f"model.hf_version {config.hf_version} does not match the {config.name} weights ({release_version}); "
+            f"set model.hf_version={release_version}"
+        )
 
 
 def check_files(files: list[Path], what: str) -> None:
@@ -111,17 +121,12 @@ def load_pretrained(config: Config, home: Path, device: torch.device, dwt: bool 
     """Malevich through rudalle's `get_rudalle_model`, `get_vae` and `get_tokenizer`, offline."""
     quiet_rudalle()
     from rudalle import get_rudalle_model, get_tokenizer, get_vae
-    from rudalle.dalle import MODELS
 
     mc = config.model
     files = pretrained_files(mc, home)
     if dwt:
         files.append(cache_dir(mc, home) / DWT_VAE_FILE)
     check_files(files, f"ruDALL-E {mc.name} weights")
-    if MODELS[mc.name]["hf_version"] != mc.hf_version:
-        raise EmojichError(
-            f"model.hf_version {mc.hf_version} does not match the {mc.name} weights ({MODELS[mc.name]['hf_version']})"
-        )
     offline_hub()
     root = str(cache_dir(mc, home))
     # get_rudalle_model shallow-copies the registry entry and updates its model_params in place with any
