@@ -25,7 +25,7 @@ from training.config import Config, TrainConfig  # noqa: E402
 from training.dalle.forward import layer_masks  # noqa: E402
 from training.dalle.freeze import cast_frozen, freeze  # noqa: E402
 from training.dalle.loss import dalle_losses  # noqa: E402
-from training.dalle.optim import make_optimizer, make_scheduler  # noqa: E402
+from training.dalle.optim import make_optimizer, make_scaler, make_scheduler, optimizer_step  # noqa: E402
 
 
 def step_flops(model, batch: int) -> float:
@@ -73,14 +73,12 @@ def main() -> None:
     image = torch.randint(0, model.image_embeddings.num_embeddings, (batch, model.image_seq_length), generator=g)
     text, image = text.to(device), image.to(device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    scaler = make_scaler("bf16", device)  # disabled: bf16 needs no loss scaling
 
     def step():
         with autocast:
             losses = dalle_losses(model, text, image, 1e3, masks=masks, checkpoint=args.checkpointing)
-        optimizer.zero_grad(set_to_none=True)
-        losses.loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        optimizer_step(losses.loss, params, optimizer, scaler, 1.0)  # the training loop's step
         scheduler.step()
         return losses
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from training.dalle.forward import layer_masks
 from training.dalle.freeze import cast_frozen, freeze, trainable_state
 from training.dalle.load import load_bundle, resolve_device
 from training.dalle.loss import dalle_losses
-from training.dalle.optim import make_optimizer, make_scheduler
+from training.dalle.optim import make_optimizer, make_scaler, make_scheduler, optimizer_step
 from training.dalle.prompts import encode_prompts, read_prompt_file
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
 from training.dataset.layout import dataset_dir
@@ -145,6 +146,7 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
     optimizer, optimizer_name = make_optimizer(params, config, device)
     total = total_steps(config, n)
     scheduler = make_scheduler(optimizer, config, total)
+    scaler = make_scaler(tc.precision, device)  # fp16 only: loss scaling, clipping after unscale
     per_epoch = steps_per_epoch(n, tc.batch_size)
     masks = layer_masks(model)
 
@@ -161,6 +163,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
         ckpt.load_weights(model, state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         ckpt.set_rng_state(state["rng"])
         step = state["step"]
     tqdm.write(f"run {run_name}: {report}; {n} examples, {total} steps, optimizer {optimizer_name}, "
@@ -169,7 +173,7 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
     sample_at = set(sampling_steps(config, total))
     full_weights = config.model.source == "tiny"
     window = {"loss": 0.0, "loss_text": 0.0, "loss_image": 0.0, "grad_norm": 0.0, "n": 0, "examples": 0,
-              "seconds": 0.0}
+              "seconds": 0.0, "skipped": 0}
     bar = tqdm(total=total, initial=step, desc="train", unit="it", disable=not progress, dynamic_ncols=True)
     epochs_bar = tqdm(total=math.ceil(total / per_epoch), initial=step // per_epoch, desc="epochs", unit="ep",
                       disable=not progress, dynamic_ncols=True)
@@ -183,7 +187,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                 ckpt.save_atomic({
                     "step": step, "epoch": step / per_epoch, "model": weights,
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": ckpt.rng_state(), "config": config_to_dict(config), "optimizer_name": optimizer_name,
+                    "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "config": config_to_dict(config),
+                    "optimizer_name": optimizer_name,
                 }, path)
                 rng = ckpt.rng_state()  # sampling must not change the training run's random stream
                 codes, ppl = sample_codes(model, prompt_tokens, [sc.seed] * len(prompt_ids), params_sampling,
@@ -208,29 +213,35 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
             image_codes = data.image_codes[index].to(device)
             with _autocast(device, tc.precision):
                 losses = dalle_losses(model, text_ids, image_codes, tc.loss_img_weight, masks=masks)
-            optimizer.zero_grad(set_to_none=True)
-            losses.loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, tc.grad_clip if tc.grad_clip > 0 else float("inf"))
             lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            scheduler.step()
+            grad_norm, stepped = optimizer_step(losses.loss, params, optimizer, scaler, tc.grad_clip)
+            with warnings.catch_warnings():  # the schedule follows the iteration, skipped steps included
+                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()` before")
+                scheduler.step()
             step += 1
             if device.type == "cuda":
                 torch.cuda.synchronize()
             window["seconds"] += time.perf_counter() - started
             window["examples"] += len(index)
             window["n"] += 1
-            for key, value in (("loss", losses.loss), ("loss_text", losses.text), ("loss_image", losses.image),
-                               ("grad_norm", grad_norm)):
+            window["skipped"] += not stepped
+            for key, value in (("loss", losses.loss), ("loss_text", losses.text), ("loss_image", losses.image)):
                 window[key] += float(value.detach())
+            if stepped:  # a skipped step's norm is inf or NaN
+                window["grad_norm"] += float(grad_norm)
             bar.update(1)
             if step % per_epoch == 0:
                 epochs_bar.update(1)
 
             if step % tc.log_every == 0 or step == total:
                 k = window["n"]
-                metrics = {key: window[key] / k for key in ("loss", "loss_text", "loss_image", "grad_norm")}
+                metrics = {key: window[key] / k for key in ("loss", "loss_text", "loss_image")}
+                if k > window["skipped"]:
+                    metrics["grad_norm"] = window["grad_norm"] / (k - window["skipped"])
                 metrics["lr"] = lr
+                if scaler.is_enabled():
+                    metrics["loss_scale"] = scaler.get_scale()
+                    metrics["skipped_steps"] = window["skipped"]
                 metrics["samples_per_s"] = window["examples"] / max(window["seconds"], 1e-9)
                 with write_session(engine) as s:
                     runs_db.add_metrics(s, run_id, step, metrics)
