@@ -5,10 +5,11 @@ import string
 import tempfile
 from pathlib import Path
 
-from training.dataset.captions import normalize_caption
+from training.dalle.prompts import model_text
 
-# Latin letters and digits join the training text so Latin prompts get real tokens, not only UNK.
-EXTRA_LINES = [string.ascii_lowercase, string.digits]
+# Latin letters, digits and the whole Russian alphabet (ё included, which CLDR names almost never use) join
+# the training text, so prompts with them get real tokens, not only UNK.
+EXTRA_LINES = [string.ascii_lowercase, string.digits, "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"]
 
 
 def train_tokenizer(captions: list[str], path: Path, vocab_size: int) -> Path:
@@ -17,7 +18,7 @@ def train_tokenizer(captions: list[str], path: Path, vocab_size: int) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [normalize_caption(c) for c in captions] + EXTRA_LINES
+    lines = [model_text(c) for c in captions] + EXTRA_LINES
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "captions.txt"
         text.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from db.errors import EmojichError
-from training.dataset.captions import normalize_caption
+from training.dalle.prompts import encode_text, model_text
 from training.dataset.layout import read_metadata
 
 
@@ -45,7 +45,7 @@ def read_examples(folder: Path, image_size: int, split: str = "train") -> Exampl
             if im.size != (image_size, image_size):
                 im = im.resize((image_size, image_size), Image.Resampling.LANCZOS)
             arrays.append(np.asarray(im, dtype=np.uint8))
-        captions.append(normalize_caption(row.caption))
+        captions.append(model_text(row.caption))  # what the model sees: rudalle's preprocessing
     return Examples(captions, torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous())
 
 
@@ -58,7 +58,7 @@ class TokenizedData:
 @torch.no_grad()
 def tokenize(bundle, examples: Examples, batch_size: int = 32) -> TokenizedData:
     t = bundle.text_seq_length
-    text_ids = torch.stack([bundle.tokenizer.encode_text(c, text_seq_length=t) for c in examples.captions])
+    text_ids = torch.stack([encode_text(bundle.tokenizer, c, t) for c in examples.captions])
     codes = []
     for start in range(0, len(examples.pixels), batch_size):
         batch = examples.pixels[start:start + batch_size].to(bundle.device).float() / 255

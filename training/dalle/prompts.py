@@ -2,7 +2,11 @@
 
 Empty, whitespace-only or NUL-containing prompts are refused with one line; a prompt longer than the
 model's text length is truncated with a warning; Latin letters are accepted (the tokenizer maps what it
-does not know to UNK). Prompts get the same normalisation as training captions.
+does not know to UNK).
+
+What the model sees, prompts and training captions alike, is `model_text`: exactly what
+`rudalle.pipelines.generate_images` does before `tokenizer.encode_text` (lowercase, strip; no "ё" → "е",
+no other change), so the token ids are the ones Malevich was trained and sampled with.
 """
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from pathlib import Path
 import torch
 
 from db.errors import EmojichError
-from training.dataset.captions import normalize_caption
 
 
 class BadPrompt(EmojichError):
@@ -23,12 +26,23 @@ class PromptTruncated(UserWarning):
     pass
 
 
+def model_text(text: str) -> str:
+    """rudalle's pipeline preprocessing: `text.lower().strip()`, nothing more."""
+    return text.lower().strip()
+
+
 def check_prompt(text: str) -> str:
+    """The prompt as the model will see it; one clear error for an empty or NUL-containing one."""
     if "\x00" in text:
         raise BadPrompt("prompt contains a NUL character")
     if not text.strip():
         raise BadPrompt("prompt is empty")
-    return normalize_caption(text)
+    return model_text(text)
+
+
+def encode_text(tokenizer, text: str, text_seq_length: int) -> torch.Tensor:
+    """Token ids of a caption or prompt exactly as rudalle's pipeline encodes it (no checks, no warning)."""
+    return tokenizer.encode_text(model_text(text), text_seq_length=text_seq_length)
 
 
 def encode_prompt(tokenizer, text: str, text_seq_length: int, warn: bool = True) -> torch.Tensor:
@@ -43,7 +57,7 @@ def encode_prompt(tokenizer, text: str, text_seq_length: int, warn: bool = True)
             PromptTruncated,
             stacklevel=2,
         )
-    return tokenizer.encode_text(normalized, text_seq_length=text_seq_length)
+    return encode_text(tokenizer, normalized, text_seq_length)
 
 
 def encode_prompts(tokenizer, texts: list[str], text_seq_length: int, warn: bool = True) -> torch.Tensor:

@@ -1,5 +1,9 @@
-"""Russian captions: one normalisation for both sides (training captions and prompts), and the
-CLDR Russian short names (`tts`) for every emoji the annotation files list.
+"""Russian captions as stored in a dataset, the key that compares them, and the CLDR Russian short names
+(`tts`) for every emoji the annotation files list.
+
+A stored caption is lowercase with single spaces and keeps "ё": Malevich's BPE was trained on text with
+"ё", and what the model sees is rudalle's own preprocessing of it (`training.dalle.prompts.model_text`).
+Only comparisons (the split's grouping, unique-caption counts) fold "ё" into "е" (`caption_key`).
 
 The two CLDR 48.2.0 files ship in `cldr/` (npm packages `cldr-annotations-full` and
 `cldr-annotations-derived-full`, Unicode License V3, see `cldr/LICENSE.txt`). Their keys carry no
@@ -30,8 +34,14 @@ _CLDR_SEPARATORS = re.compile(r"\s*[:,]\s*|\s+[-–—]\s+")
 
 
 def normalize_caption(text: str) -> str:
-    """Lowercase, "ё" → "е", single spaces. Used on training captions and on prompts alike."""
-    return _SPACES.sub(" ", text.lower().replace("ё", "е")).strip()
+    """A caption as a dataset stores it: lowercase, single spaces, "ё" kept."""
+    return _SPACES.sub(" ", text.lower()).strip()
+
+
+def caption_key(text: str) -> str:
+    """What two captions are compared by (de-duplication, grouping): `normalize_caption`, then "ё" → "е".
+    Never tokenized."""
+    return normalize_caption(text).replace("ё", "е")
 
 
 def clean_cldr_name(name: str) -> str:

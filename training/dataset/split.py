@@ -1,11 +1,13 @@
 """Deterministic train/validation split by caption: all images sharing a caption (skin-tone
-variants, homonyms) fall on the same side."""
+variants, homonyms; compared by `caption_key`, so "ё" and "е" spellings too) fall on the same side."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
+
+from training.dataset.captions import caption_key
 
 MAX_VAL_SHARE = 0.2
 
@@ -23,7 +25,8 @@ def assign_splits(captions: Sequence[str], val_size: int, seed: int = 0) -> list
     """ "train"/"val" per item. Captions are visited in a seeded hash order and taken whole into
     validation while they fit, until `val_size` images (capped, see `effective_val_size`)."""
     target = effective_val_size(len(captions), val_size)
-    counts = Counter(captions)
+    keys = [caption_key(c) for c in captions]
+    counts = Counter(keys)
     val: set[str] = set()
     taken = 0
     for caption in sorted(counts, key=lambda c: _caption_order(c, seed)):
@@ -32,4 +35,4 @@ def assign_splits(captions: Sequence[str], val_size: int, seed: int = 0) -> list
         if taken + counts[caption] <= target:
             val.add(caption)
             taken += counts[caption]
-    return ["val" if caption in val else "train" for caption in captions]
+    return ["val" if key in val else "train" for key in keys]
