@@ -283,6 +283,9 @@ class SegmentationRound(Base):
     gate: Mapped[str | None] = mapped_column(String(50))
     plateau: Mapped[bool] = mapped_column(Boolean, default=False)
     model_path: Mapped[str | None] = mapped_column(String(1000))
+    # Whether the encoder started from ImageNet weights (directly, or through the rounds it continued);
+    # None for rounds recorded before this was kept.
+    encoder_pretrained: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -1,8 +1,10 @@
 """The segmentation model: an smp U-Net with one output channel (logit of "opaque").
 
 A name→builder mapping covers every smp encoder; an unknown name raises a `KeyError` that lists
-the valid ones. Encoder weights are never downloaded: ImageNet weights are used only when they
-already sit in the local Hugging Face cache (`encoder_weights=None` otherwise).
+the valid ones. Encoder weights are never downloaded: ImageNet weights are used only when smp's two
+files (config.json, model.safetensors of `smp-hub/<encoder>.imagenet` at smp's pinned revision) already
+sit in the local Hugging Face cache (`encoder_weights=None` otherwise); `encoder_weights` says which, and
+names the missing files and where they go when they are not there.
 
 The saved file is one plain dict (torch loads with weights_only=True): the model config, the
 state dict, the image size it was trained at and the confidence gate chosen for it, so
@@ -63,15 +65,43 @@ def config_for(encoder: str, image_size: int = 256) -> SegModelConfig:
     return SegModelConfig(encoder, SMALL_DECODER_CHANNELS if small else FULL_DECODER_CHANNELS, image_size)
 
 
-def cached_encoder_weights(encoder: str) -> str | None:
-    """'imagenet' when smp's ImageNet weights for `encoder` are already in the local cache."""
-    from huggingface_hub import try_to_load_from_cache
+SMP_WEIGHT_FILES = ("config.json", "model.safetensors")  # what smp's get_encoder reads from the hub
+
+
+@dataclass(frozen=True)
+class EncoderWeights:
+    """Whether `encoder` can start from ImageNet weights here, and if not, one line saying why."""
+
+    encoder: str
+    pretrained: bool
+    missing: tuple[Path, ...] = ()
+    note: str = ""
+
+
+def encoder_weights(encoder: str) -> EncoderWeights:
+    """Look for smp's ImageNet weights of `encoder` in the Hugging Face cache (HF_HUB_CACHE), offline."""
+    from huggingface_hub import constants, try_to_load_from_cache
 
     settings = smp.encoders.encoders.get(encoder, {}).get("pretrained_settings", {}).get("imagenet")
     if not settings:
-        return None
-    found = try_to_load_from_cache(settings["repo_id"], "model.safetensors", revision=settings["revision"])
-    return "imagenet" if isinstance(found, str) else None
+        return EncoderWeights(encoder, False, note=(
+            f"no ImageNet weights for encoder {encoder} in smp's hub (only smp-hub/<encoder>.imagenet files are "
+            "looked for); training the encoder from scratch"))
+    repo, revision = settings["repo_id"], settings["revision"]
+    folder = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots" / revision
+    missing = tuple(folder / name for name in SMP_WEIGHT_FILES
+                    if not isinstance(try_to_load_from_cache(repo, name, revision=revision), str))
+    if not missing:
+        return EncoderWeights(encoder, True)
+    return EncoderWeights(encoder, False, missing, note=(
+        f"no ImageNet weights for {encoder}: missing {', '.join(str(m) for m in missing)} (Hugging Face cache "
+        f"layout, set HF_HUB_CACHE to move it: {', '.join(SMP_WEIGHT_FILES)} of {repo} at revision {revision}); "
+        "training the encoder from scratch"))
+
+
+def cached_encoder_weights(encoder: str) -> str | None:
+    """'imagenet' when smp's ImageNet weights for `encoder` are already in the local cache."""
+    return "imagenet" if encoder_weights(encoder).pretrained else None
 
 
 def _unet(encoder: str, decoder_channels: tuple[int, ...], weights: str | None) -> nn.Module:

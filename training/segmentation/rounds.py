@@ -2,19 +2,22 @@
 
 1. read the training masks (ground truth, accepted pseudo-labels, manual fixes), the validation
    masks and the generated samples no round or person has decided on yet;
-2. train the U-Net, from the previous round's weights when they fit, else from scratch;
+2. train the U-Net, from the previous round's weights when they fit, else from scratch (with the
+   encoder's ImageNet weights when they are in the local cache; one line says so when they are not);
 3. evaluate on validation: IoU, Dice, and which confidence score better separates bad masks
    (IoU < 0.95) from good ones: that score, calibrated, becomes the round's gate;
 4. save the model to `<home>/models/segmentation/round_N.pt`;
 5. predict on the undecided samples: masks passing the gate become pseudo-labels (source unet,
    accepted, round N); the rest are queued for review with the contour suggestion (source
    contour, needs_review), both with the U-Net's two confidence scores;
-6. record the round (one transaction with all its masks) and say whether validation IoU has
-   stopped improving, in which case another round is not worth it.
+6. record the round (one transaction with all its masks), with whether its encoder started from
+   ImageNet weights, and say whether validation IoU has stopped improving, in which case another
+   round is not worth it.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +49,7 @@ from training.segmentation.model import (
     ModelFileError,
     build_model,
     config_for,
+    encoder_weights,
     load_model,
     save_model,
 )
@@ -82,6 +86,7 @@ class RoundResult:
     training: TrainReport
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    encoder_pretrained: bool | None = None  # the encoder started from ImageNet weights (None: unknown)
 
     @property
     def share_accepted(self) -> float | None:
@@ -92,7 +97,9 @@ class RoundResult:
         auc = ", ".join(f"{k} {fmt(v)}" for k, v in self.gate.auc.items())
         lines = [
             f"round {self.round}: {self.encoder} from {self.started_from}, {self.training.steps} steps "
-            f"({self.training.images_seen} images) in {self.training.seconds:.1f}s",
+            f"({self.training.images_seen} images) in {self.training.seconds:.1f}s; encoder "
+            + {True: "from ImageNet weights", False: "without ImageNet weights", None: "weights unknown"}[
+                self.encoder_pretrained],
             f"  train {self.train_size} masks, validation {self.val_size}: IoU {fmt(self.val_iou)}, "
             f"Dice {fmt(self.val_dice)}",
             f"  gate {self.gate.gate.describe()} ({self.gate.reason}; AUC for bad masks: {auc})",
@@ -133,17 +140,23 @@ def _load_pairs(session, home: Path, records: list[TrainingMask]) -> tuple[list[
     return rgbs, masks
 
 
-def _start_model(config, from_previous: bool, previous_path: str | None, notes: list[str]):
-    if from_previous and previous_path:
+def _start_model(config, from_previous: bool, previous, notes: list[str], on_note: Callable[[str], None] | None):
+    """(model, where it started, whether its encoder started from ImageNet weights)."""
+    if from_previous and previous is not None:
         try:
-            previous = load_model(Path(previous_path))
+            loaded = load_model(Path(previous.model_path))
         except ModelFileError as exc:
             notes.append(f"previous model unusable ({exc}); training from scratch")
         else:
-            if previous.config == config:
-                return previous.model, str(previous_path)
-            notes.append(f"previous model is {previous.config}; training {config} from scratch")
-    return build_model(config), "scratch"
+            if loaded.config == config:
+                return loaded.model, str(previous.model_path), previous.encoder_pretrained
+            notes.append(f"previous model is {loaded.config}; training {config} from scratch")
+    weights = encoder_weights(config.encoder)
+    if not weights.pretrained and on_note is not None:
+        on_note(weights.note)  # before training starts, not only in the summary after it
+    elif not weights.pretrained:
+        notes.append(weights.note)
+    return build_model(config, pretrained=weights.pretrained), "scratch", weights.pretrained
 
 
 def _png(mask: np.ndarray) -> bytes:
@@ -168,6 +181,7 @@ def run_round(
     device: str = "cpu",
     seed: int = 0,
     progress: bool = False,
+    on_note: Callable[[str], None] | None = None,
 ) -> RoundResult:
     started = time.perf_counter()
     home = Path(home)
@@ -189,9 +203,9 @@ def run_round(
         train_rgbs, train_masks = _load_pairs(session, home, train_records)
         val_rgbs, val_masks = _load_pairs(session, home, val_records)
         undecided = list_undecided_samples(session)
-    previous_path = next((r.model_path for r in reversed(earlier) if r.model_path), None)
+    previous = next((r for r in reversed(earlier) if r.model_path), None)
 
-    model, started_from = _start_model(config, from_previous, previous_path, notes)
+    model, started_from, pretrained = _start_model(config, from_previous, previous, notes, on_note)
     report = train_unet(
         model, PairSet.from_arrays(train_rgbs, train_masks, image_size), train_cfg, device=device, progress=progress
     )
@@ -248,6 +262,7 @@ def run_round(
             gate=gate.gate.describe(),
             plateau=plateau,
             model_path=str(path),
+            encoder_pretrained=pretrained,
         )
     if not val_records:
         notes.append("no validation masks: the released gate (mean ≥ 0.99) is used and IoU is not measured")
@@ -269,4 +284,5 @@ def run_round(
         training=report,
         seconds=time.perf_counter() - started,
         notes=notes,
+        encoder_pretrained=pretrained,
     )

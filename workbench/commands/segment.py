@@ -70,6 +70,7 @@ def round_(
         gate_mode=gate,
         device=device,
         progress=True,
+        on_note=lambda line: typer.echo(f"segment round: {line}", err=True),
     )
     typer.echo(result.summary())
 
