@@ -9,7 +9,13 @@ import pytest
 import segmentation_models_pytorch as smp
 import torch
 
-from training.segmentation.model import SMALL_ENCODER, SMP_WEIGHT_FILES, build_model, encoder_weights, small_config
+from training.segmentation.model import (
+    SMALL_ENCODER,
+    SMP_WEIGHT_FILES,
+    build_model,
+    encoder_weights,
+    small_config,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -12,7 +12,7 @@ from PIL import Image
 from db.engine import read_session, write_session
 from db.errors import EmojichError
 from training.stickers.contact_sheet import DARK, LIGHT, contact_sheet
-from training.stickers.export import CONTACT_SHEET, export_stickers, write_sticker_set
+from training.stickers.export import CONTACT_SHEET, MANIFEST, export_stickers, write_sticker_set
 from training.stickers.sticker import MAX_BYTES, SIDE, EmptySticker, encode, make_sticker, trim
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -79,11 +79,11 @@ def test_contact_sheet_shows_a_checkerboard():
 def test_write_to_folder_and_zip(tmp_path):
     items = [("a", _blob()), ("b", _blob(box=(100, 10, 140, 250)))]
     folder = write_sticker_set(items, tmp_path / "set", "png")
-    assert sorted(p.name for p in (tmp_path / "set").iterdir()) == ["a.png", "b.png", CONTACT_SHEET]
+    assert sorted(p.name for p in (tmp_path / "set").iterdir()) == ["a.png", "b.png", CONTACT_SHEET, MANIFEST]
     assert all(f.size_bytes <= MAX_BYTES and max(f.width, f.height) == SIDE for f in folder.files)
     write_sticker_set(items, tmp_path / "set.zip", "webp")
     with zipfile.ZipFile(tmp_path / "set.zip") as archive:
-        assert sorted(archive.namelist()) == ["a.webp", "b.webp", CONTACT_SHEET]
+        assert sorted(archive.namelist()) == ["a.webp", "b.webp", CONTACT_SHEET, MANIFEST]
         for name in ("a.webp", "b.webp"):
             _check_sticker_bytes(archive.read(name))
 
@@ -102,7 +102,8 @@ def test_export_from_samples_uses_a_persons_mask_and_skips_rejected(engine, gene
     assert report.skipped == [f"sample {second} was rejected in mask review; skipped"]
     assert report.methods == {"manual": 1, "unet": 0, "contour": 1}  # no U-Net round yet: contour
     with zipfile.ZipFile(tmp_path / "s.zip") as archive:
-        assert sorted(archive.namelist()) == sorted([f"sample_{first}.png", f"sample_{third}.png", CONTACT_SHEET])
+        assert sorted(archive.namelist()) == sorted([f"sample_{first}.png", f"sample_{third}.png", CONTACT_SHEET,
+                                                     MANIFEST])
         manual = _check_sticker_bytes(archive.read(f"sample_{first}.png"))
     # the person's 32×48 rectangle, trimmed and scaled: portrait, 512 px tall
     assert manual.size[1] == SIDE and manual.size[0] < SIDE
@@ -113,9 +114,9 @@ def test_cli_export(home, generated_samples, capsys):
 
     out = home / "stickers.zip"
     assert main(["stickers", "export", "--checkpoint", str(generated_samples.checkpoint_id), "--out", str(out)]) == 0
-    assert "stickers and contact_sheet.png written" in capsys.readouterr().out
+    assert "stickers, contact_sheet.png and manifest.json written" in capsys.readouterr().out
     with zipfile.ZipFile(out) as archive:
-        assert len(archive.namelist()) == len(generated_samples.sample_ids) + 1
+        assert len(archive.namelist()) == len(generated_samples.sample_ids) + 2
     assert main(["stickers", "export", "--samples", "1,x", "--out", str(out)]) == 1
     assert "--samples takes sample ids" in capsys.readouterr().err
     assert main(["stickers", "export", "--out", str(out)]) == 1

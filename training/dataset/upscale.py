@@ -1,8 +1,8 @@
 """Upscaling small emoji to the training size: Lanczos (default) or rudalle's Real-ESRGAN ×4.
 
 Real-ESRGAN needs its weights at `<cache_dir>/x4/RealESRGAN_x4.pth` (rudalle's own cache layout;
-nothing is downloaded here). On CPU it is slow (tens of seconds per emoji at the default
-192 px tiles); it is meant for a GPU. It works on RGB, so colour (over white) and alpha go through it
+nothing is downloaded here). It runs on the device it is given; on CPU it is slow (tens of seconds per
+emoji at the default 192 px tiles), it is meant for a GPU. It works on RGB, so colour (over white) and alpha go through it
 separately and are joined again before the final Lanczos fit to the target size.
 """
 
@@ -42,7 +42,7 @@ def lanczos(image: Image.Image, size: int) -> Image.Image:
 
 
 class RealEsrganUpscaler:
-    """Real-ESRGAN ×4 from rudalle, on CPU; loaded once per build."""
+    """Real-ESRGAN ×4 from rudalle on `device`; loaded once per build or export."""
 
     def __init__(
         self,
@@ -65,6 +65,10 @@ class RealEsrganUpscaler:
         self.tiling = {"patches_size": patch_size, "padding": padding, "pad_size": pad_size}
 
     def __call__(self, image: Image.Image, size: int) -> Image.Image:
+        return lanczos(self.x4(image), size)
+
+    def x4(self, image: Image.Image) -> Image.Image:
+        """The RGBA image at four times its size: colour over white and alpha through the network apart."""
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         colour = Image.alpha_composite(white, rgba).convert("RGB")
@@ -73,13 +77,13 @@ class RealEsrganUpscaler:
         big_alpha = self.model.predict(alpha, **self.tiling).getchannel("R")
         big = big_colour.convert("RGBA")
         big.putalpha(big_alpha)
-        return lanczos(big, size)
+        return big
 
 
-def make_upscaler(name: str, home: Path, cache_dir: Path | None = None):
-    """`(image, size) -> image` for the upscaler `name`."""
+def make_upscaler(name: str, home: Path, cache_dir: Path | None = None, device: str = "cpu"):
+    """`(image, size) -> image` for the upscaler `name` (Real-ESRGAN on `device`)."""
     if name == "lanczos":
         return lanczos
     if name == "realesrgan":
-        return RealEsrganUpscaler(cache_dir or default_cache_dir(home))
+        return RealEsrganUpscaler(cache_dir or default_cache_dir(home), device=device)
     raise UnknownUpscaler(f"unknown upscaler {name!r}; expected one of {', '.join(UPSCALERS)}")
