@@ -40,8 +40,8 @@ from db.migrate import upgrade  # noqa: E402
 from db.models import Rater, Rating, Sample, utcnow  # noqa: E402
 from db.ratings import blind_checkpoint_order, get_scores, list_grid, next_item, rating_progress  # noqa: E402
 from db.seed import seed_workbench, true_means  # noqa: E402
-from workbench.analytics.agreement import ordinal_alpha_from_counts  # noqa: E402
-from workbench.analytics.bradley_terry import ranking  # noqa: E402
+from workbench.app.analytics.agreement import ordinal_alpha_from_counts  # noqa: E402
+from workbench.app.analytics.bradley_terry import ranking  # noqa: E402
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -103,7 +103,7 @@ def render_pages(url: str, token: str) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
     os.environ["EMOJICH_DB"] = url
-    at = AppTest.from_file(str(ROOT / "workbench" / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "workbench" / "app" / "app.py"), default_timeout=120)
     at.run()
     at.text_input(key="login.token").input(token)
     at.button[0].click().run()

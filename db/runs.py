@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from db.errors import RunNotFound
 from db.ids import could_be_id, parse_id
-from db.models import RUN_STATUSES, Checkpoint, Metric, Run, utcnow
+from db.models import RUN_STATUSES, Checkpoint, Mask, Metric, Run, Sample, utcnow
 from db.upsert import conflict_insert
 
 
@@ -84,3 +84,13 @@ def latest_checkpoint(session: Session, run_id: int) -> Checkpoint | None:
     return session.scalar(
         select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.step.desc()).limit(1)
     )
+
+
+def run_counts(session: Session, run_id: int) -> dict[str, int]:
+    """What a run has produced so far: checkpoints, samples, and masks waiting for review (all runs)."""
+    checkpoints = session.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.run_id == run_id))
+    samples = session.scalar(
+        select(func.count()).select_from(Sample).join(Checkpoint).where(Checkpoint.run_id == run_id)
+    )
+    queue = session.scalar(select(func.count()).select_from(Mask).where(Mask.status == "needs_review"))
+    return {"checkpoints": checkpoints or 0, "samples": samples or 0, "review_queue": queue or 0}

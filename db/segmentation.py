@@ -112,6 +112,10 @@ def list_segmentation_rounds(session: Session) -> list[SegmentationRound]:
     return list(session.scalars(select(SegmentationRound).order_by(SegmentationRound.round)))
 
 
+def count_segmentation_rounds(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(SegmentationRound)) or 0
+
+
 def latest_segmentation_round(session: Session) -> SegmentationRound | None:
     return session.scalar(select(SegmentationRound).order_by(SegmentationRound.round.desc()).limit(1))
 

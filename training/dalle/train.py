@@ -22,7 +22,7 @@ import db.runs as runs_db
 import db.samples as samples_db
 from db.engine import read_session, write_session
 from db.errors import EmojichError
-from training.config import Config, config_from_dict, config_to_dict
+from training.config import Config, config_from_dict, config_to_dict, resolve_prompt_file
 from training.dalle import checkpoint as ckpt
 from training.dalle.data import batch_indices, read_examples, steps_per_epoch, tokenize
 from training.dalle.forward import layer_masks
@@ -33,8 +33,6 @@ from training.dalle.optim import make_optimizer, make_scheduler
 from training.dalle.prompts import encode_prompts, read_prompt_file
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
 from training.dataset.layout import dataset_dir
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class RunExists(EmojichError):
@@ -52,13 +50,6 @@ def sampling_steps(config: Config, total: int) -> list[int]:
     if sc.at_start:
         steps.add(0)
     return sorted(steps)
-
-
-def resolve_prompt_file(value: str) -> Path:
-    path = Path(value).expanduser()
-    if path.is_absolute() or path.exists():
-        return path
-    return REPO_ROOT / path
 
 
 @dataclass
@@ -98,7 +89,7 @@ def _code_version() -> str | None:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
                              text=True, timeout=5)
         return out.stdout.strip() or None
     except OSError:

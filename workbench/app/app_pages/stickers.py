@@ -10,8 +10,8 @@ import streamlit as st
 from db.comparisons import checkpoint_steps
 from db.dashboard import list_sticker_candidates
 from db.errors import EmojichError
-from workbench import mask_edit
-from workbench.app_pages import shared
+from workbench.app import mask_edit
+from workbench.app.app_pages import shared
 
 COLUMNS = 8
 

@@ -1,6 +1,6 @@
 """`emojich`: the command-line interface (typer).
 
-Each module in `workbench/commands/` exposes `register(app)` and adds its commands or
+Each module in `workbench/cli/commands/` exposes `register(app)` and adds its commands or
 sub-apps; this file only assembles them and turns named errors into one line on stderr.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import click
 import typer
 
 from db.errors import EmojichError
-from workbench import commands
-from workbench.context import AppContext
+from workbench.cli import commands
+from workbench.cli.context import AppContext
 
 app = typer.Typer(
     name="emojich",

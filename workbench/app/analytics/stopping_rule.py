@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from workbench.analytics.scores import Interval
+from workbench.app.analytics.scores import Interval
 
 RULE = (
     "Recommended = the earliest checkpoint whose mean combined score (the mean of generality, emoji "

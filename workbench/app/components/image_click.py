@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from workbench.mask_edit import scale_point
+from workbench.app.mask_edit import scale_point
 
 
 @dataclass(frozen=True)

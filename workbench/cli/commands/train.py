@@ -1,14 +1,14 @@
 """`emojich train`: fine-tune ruDALL-E (the recipe or the tiny CPU path), or resume a run."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 
 def train(
     ctx: typer.Context,
-    config: Path = typer.Option(Path("configs/tiny.toml"), "--config", help="TOML config (configs/*.toml)."),
+    config: str = typer.Option(
+        "tiny", "--config", help="A shipped config by name (tiny, emojich, smoke) or a TOML file's path."
+    ),
     resume: str = typer.Option(None, "--resume", help="Continue this run (name or id) from its last checkpoint."),
     name: str = typer.Option(None, "--name", help="Run name (default <config name>-<UTC time>)."),
     overrides: list[str] = typer.Option(None, "--set", help="Override a config key: --set train.epochs=2"),

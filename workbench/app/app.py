@@ -1,8 +1,8 @@
 """The Emojich Workbench: the only Streamlit entry (`emojich workbench` runs it).
 
 Login (an access token, asked once per browser session: a reload or deep link is restored from a
-session cookie, see workbench/remembered_login.py), the shared sidebar, navigation over
-workbench/app_pages/, then the chosen page runs.
+session cookie, see workbench/app/remembered_login.py), the shared sidebar, navigation over
+workbench/app/app_pages/, then the chosen page runs.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import streamlit as st
 from db.errors import EmojichError, InvalidToken
 from db.raters import authenticate
 from db.runs import list_runs
-from workbench import remembered_login
-from workbench.app_pages import shared
-from workbench.components.session_cookie import session_cookie
+from workbench.app import remembered_login
+from workbench.app.app_pages import shared
+from workbench.app.components.session_cookie import session_cookie
 
 PAGES = Path(__file__).parent / "app_pages"
 

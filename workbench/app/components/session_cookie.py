@@ -1,4 +1,4 @@
-"""Sets or clears the remembered-login cookie in the browser (workbench/remembered_login.py).
+"""Sets or clears the remembered-login cookie in the browser (workbench/app/remembered_login.py).
 
 A session cookie: no Expires/Max-Age, so it ends with the browser session; SameSite=Strict, path=/.
 The v2 component's script runs in the app page itself, so `document.cookie` is the app's cookie jar.

@@ -8,7 +8,7 @@ import streamlit as st
 
 from db.ratings import ARTIFACT_COMMENT, blind_checkpoint_order, flag_artifacts, list_grid
 from db.samples import get_checkpoint
-from workbench.app_pages import shared
+from workbench.app.app_pages import shared
 
 COLUMNS = 8
 

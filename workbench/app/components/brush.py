@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from workbench.mask_edit import strokes_from_canvas
+from workbench.app.mask_edit import strokes_from_canvas
 
 
 def brush_strokes(background: Image.Image, source_size: tuple[int, int], stroke_width: int, colour: str, key: str) -> np.ndarray:

@@ -17,16 +17,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from tqdm.auto import tqdm
 
 from db.engine import make_engine, read_session, write_session
-from db.models import Checkpoint, Mask, Rater, Sample, SegmentationRound
-from db.runs import get_run_by_name
+from db.raters import ensure_admin_token
+from db.runs import get_run_by_name, run_counts
+from db.segmentation import count_segmentation_rounds
 
 DEMO_RUN = "demo"
 ADMIN = "admin"
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "tiny.toml"
+CONFIG = "tiny"  # the shipped configs/tiny.toml
 
 # A much smaller loop for the test suite: same stages, minutes → seconds.
 QUICK_OVERRIDES = (
@@ -120,7 +121,7 @@ def _train_or_resume(home: Path, engine: Engine, config) -> None:
 
 
 def _progress_figure(home: Path, engine: Engine) -> Path:
-    from workbench.progress_figure import save_progress_figure
+    from workbench.cli.progress_figure import save_progress_figure
 
     with read_session(engine) as s:
         run_id = get_run_by_name(s, DEMO_RUN).id
@@ -131,7 +132,7 @@ def _segmentation_round(home: Path, engine: Engine, options: DemoOptions) -> Non
     from training.segmentation.rounds import run_round
 
     with read_session(engine) as s:
-        rounds = s.scalar(select(func.count()).select_from(SegmentationRound))
+        rounds = count_segmentation_rounds(s)
     if rounds:
         tqdm.write("a U-Net round already exists: skipping (run `emojich segment round` for the next one)")
         return
@@ -148,25 +149,14 @@ def _segmentation_round(home: Path, engine: Engine, options: DemoOptions) -> Non
 
 
 def _admin_token(engine: Engine) -> str:
-    from db.raters import add_rater, reset_token
-
     with write_session(engine) as s:
-        exists = s.scalar(select(Rater.id).where(Rater.name == ADMIN)) is not None
-        if exists:
-            return reset_token(s, ADMIN)
-        _, token = add_rater(s, ADMIN, is_admin=True)
-        return token
+        return ensure_admin_token(s, ADMIN)
 
 
 def _summary(engine: Engine, token: str, seconds: float) -> DemoResult:
     with read_session(engine) as s:
-        run = get_run_by_name(s, DEMO_RUN)
-        checkpoints = s.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.run_id == run.id))
-        samples = s.scalar(
-            select(func.count()).select_from(Sample).join(Checkpoint).where(Checkpoint.run_id == run.id)
-        )
-        queue = s.scalar(select(func.count()).select_from(Mask).where(Mask.status == "needs_review"))
-    return DemoResult(DEMO_RUN, checkpoints, samples, queue, token, seconds)
+        counts = run_counts(s, get_run_by_name(s, DEMO_RUN).id)
+    return DemoResult(DEMO_RUN, counts["checkpoints"], counts["samples"], counts["review_queue"], token, seconds)
 
 
 def guide(result: DemoResult, port: int) -> str:

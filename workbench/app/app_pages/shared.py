@@ -124,13 +124,13 @@ def image_at(sha256: str, size: int) -> bytes:
 
 @st.cache_resource(show_spinner=False)
 def _remembered_for(url: str):
-    from workbench.remembered_login import SessionStore
+    from workbench.app.remembered_login import SessionStore
 
     return SessionStore()
 
 
 def remembered_sessions():
-    """The process-wide store of remembered logins (workbench/remembered_login.py), per database."""
+    """The process-wide store of remembered logins (workbench/app/remembered_login.py), per database."""
     return _remembered_for(db_url())
 
 

@@ -22,8 +22,8 @@ from db.ratings import (
     rating_progress,
     save_rating,
 )
-from workbench.app_pages import shared
-from workbench.components.score_keys import score_keys, typed_scores
+from workbench.app.app_pages import shared
+from workbench.app.components.score_keys import score_keys, typed_scores
 
 CRITERIA = {
     "generality": ("Generality", "Shows the prompt's idea in a general, simplified form, not one specific scene."),

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from db.dataset import caption_word_counts, list_datasets
-from workbench.app_pages import shared
+from workbench.app.app_pages import shared
 
 datasets_query = shared.query(list_datasets)
 words_query = shared.query(caption_word_counts)

@@ -23,10 +23,10 @@ from db.decisions import add_decision, latest_decision
 from db.errors import EmojichError
 from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
 from db.samples import get_checkpoint
-from workbench.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
-from workbench.analytics.scores import interval_from_moments
-from workbench.analytics.stopping_rule import RULE, CheckpointPoint, recommend
-from workbench.app_pages import shared
+from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
+from workbench.app.analytics.scores import interval_from_moments
+from workbench.app.analytics.stopping_rule import RULE, CheckpointPoint, recommend
+from workbench.app.app_pages import shared
 
 NAMES = {"generality": "generality", "emoji_style": "emoji style", "quality": "quality", "combined": "combined"}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#444444"]

@@ -15,8 +15,8 @@ from db.comparisons import (
     save_comparison,
 )
 from db.errors import EmojichError, SampleNotFound
-from workbench.analytics.bradley_terry import ranking
-from workbench.app_pages import shared
+from workbench.app.analytics.bradley_terry import ranking
+from workbench.app.app_pages import shared
 
 outcomes_query = shared.query(list_outcomes)
 steps_query = shared.query(checkpoint_steps)

@@ -1,13 +1,14 @@
-"""`emojich workbench`: run the Streamlit app (workbench/app.py) against the configured database."""
+"""`emojich workbench`: run the Streamlit app (workbench/app/app.py) against the configured database."""
 from __future__ import annotations
 
+import importlib.resources
 import os
 import sys
 from pathlib import Path
 
 import typer
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+APP = Path(importlib.resources.files("workbench.app") / "app.py")
 
 
 def workbench(
@@ -18,7 +19,7 @@ def workbench(
     address: str = typer.Option("localhost", "--address", help="Interface to listen on."),
 ) -> None:
     """Serve the workbench: rating, comparison, dashboard, masks, stickers, dataset."""
-    from workbench.context import AppContext
+    from workbench.cli.context import AppContext
 
     context = AppContext(home=ctx.obj.home, db_url=db or ctx.obj.db_url)
     context.engine.dispose()  # fails with one clear line if the database is not migrated

@@ -10,10 +10,10 @@ from PIL import Image
 from db.errors import EmojichError
 from db.masks import accept_manual_mask, count_review_queue, list_review_queue, reject_sample_mask
 from training.segmentation.contour import ContourParams, contour_mask
-from workbench import mask_edit
-from workbench.app_pages import shared
-from workbench.components.brush import brush_strokes
-from workbench.components.image_click import clicked_pixel
+from workbench.app import mask_edit
+from workbench.app.app_pages import shared
+from workbench.app.components.brush import brush_strokes
+from workbench.app.components.image_click import clicked_pixel
 
 VIEW = 256  # shown size of the four previews
 EDIT = 384  # shown size of the click and brush surfaces

@@ -14,13 +14,13 @@ def demo(
     ),
 ) -> None:
     """Build the dataset, train the tiny models, sample checkpoints, run U-Net round 1, then serve."""
-    from workbench.demo import DemoOptions, guide, quick_options, run_demo
+    from workbench.cli.demo import DemoOptions, guide, quick_options, run_demo
 
     options = quick_options(overrides=tuple(override)) if quick else DemoOptions(overrides=tuple(override))
     result = run_demo(ctx.obj.home, ctx.obj.db_url, options)
     typer.echo(guide(result, port))
     if serve:
-        from workbench.commands.serve import workbench
+        from workbench.cli.commands.serve import workbench
 
         workbench(ctx, port=port, db=None, headless=True, address="localhost")
 
