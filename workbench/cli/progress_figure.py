@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import Engine
 
-from db.dashboard import prompt_across_checkpoints, run_prompts
+from db.checkpoints import prompt_across_checkpoints, run_prompts
 from db.engine import read_session
 from db.images import get_image
 

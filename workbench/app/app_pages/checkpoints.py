@@ -10,19 +10,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from db.dashboard import (
-    CRITERIA,
-    checkpoint_scores,
-    metric_series,
-    prompt_across_checkpoints,
-    ratings_per_rater,
-    run_prompts,
-    score_value_counts,
-)
+from db.checkpoints import prompt_across_checkpoints, run_prompts
 from db.decisions import add_decision, latest_decision
 from db.errors import EmojichError
 from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
+from db.runs import metric_series
 from db.samples import get_checkpoint
+from db.scores import CRITERIA, checkpoint_scores, ratings_per_rater, score_value_counts
 from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
 from workbench.app.analytics.scores import interval_from_moments
 from workbench.app.analytics.stopping_rule import RULE, CheckpointPoint, recommend

@@ -6,9 +6,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from db.checkpoints import checkpoint_steps
 from db.comparisons import (
     PairView,
-    checkpoint_steps,
     count_comparisons,
     list_outcomes,
     next_pair_view,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from db.comparisons import checkpoint_steps
-from db.dashboard import list_sticker_candidates
+from db.checkpoints import checkpoint_steps, run_prompts
 from db.errors import EmojichError
+from db.stickers import list_sticker_candidates
 from workbench.app import mask_edit
 from workbench.app.app_pages import shared
 
@@ -20,8 +20,6 @@ candidates_query = shared.query(list_sticker_candidates)
 
 
 def _prompts(session, run_id: int) -> list[tuple[int, str]]:
-    from db.dashboard import run_prompts
-
     return [(p.id, p.text) for p in run_prompts(session, run_id)]
 
 
