@@ -22,12 +22,14 @@ import db.runs as runs_db
 import db.samples as samples_db
 from db.engine import read_session, write_session
 from db.errors import EmojichError
+from db.home import Home
 from training.config import Config, config_from_dict, config_to_dict, resolve_prompt_file
 from training.dalle import checkpoint as ckpt
+from training.dalle.bundle import resolve_device
 from training.dalle.data import batch_indices, read_examples, steps_per_epoch, tokenize
 from training.dalle.forward import layer_masks
 from training.dalle.freeze import cast_frozen, freeze, trainable_state
-from training.dalle.load import load_bundle, resolve_device
+from training.dalle.load import load_bundle
 from training.dalle.loss import dalle_losses
 from training.dalle.optim import make_optimizer, make_scheduler
 from training.dalle.prompts import encode_prompts, read_prompt_file
@@ -100,7 +102,8 @@ def train(config: Config | None, home: Path, engine, name: str | None = None, re
           progress: bool = True, device: torch.device | None = None) -> RunInfo:
     """Run (or resume) a fine-tuning job; the runs row records running / finished / failed / interrupted."""
     if config is not None and config.model.source == "pretrained":  # fail before creating a run row
-        from training.dalle.load import check_files, pretrained_files
+        from training.dalle.bundle import check_files
+        from training.dalle.load import pretrained_files
 
         check_files(pretrained_files(config.model, Path(home)), f"ruDALL-E {config.model.name} weights")
     run_id, run_name, config, resume_step, sampled = _start_or_resume(engine, config, name, resume)
@@ -185,7 +188,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                                             top_p=sc.top_p, temperature=sc.temperature, perplexity=float(pp))
                        for pid, img, pp in zip(prompt_ids, images, ppl.tolist(), strict=True)]
                 with write_session(engine) as s:
-                    samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch, str(path), new)
+                    samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch,
+                                                          Home.resolve(home).to_stored(path), new)
                 sampled.add(step)
                 model.train()
             if step >= total:

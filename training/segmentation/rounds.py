@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from db.engine import read_session, write_session
 from db.errors import EmojichError
+from db.home import Home
 from db.images import get_image, to_png_bytes
 from db.masks import add_mask
 from db.segmentation import (
@@ -35,6 +36,7 @@ from db.segmentation import (
     list_validation_masks,
     next_round_number,
 )
+from training.dataset.layout import dataset_dir
 from training.segmentation.confidence import GATE_MODES, GateChoice, choose_gate
 from training.segmentation.contour import ContourParams
 from training.segmentation.data import PairSet, to_rgb_on_white
@@ -60,7 +62,7 @@ class NoTrainingData(EmojichError):
 
 
 def model_dir(home: Path) -> Path:
-    return Path(home) / "models" / "segmentation"
+    return Home.resolve(home).segmentation_models
 
 
 @dataclass
@@ -119,7 +121,7 @@ def _load_pairs(session, home: Path, records: list[TrainingMask]) -> tuple[list[
         if record.sample_id is not None:
             rgb = to_rgb_on_white(get_image(session, record.sample_image_sha256))
         else:
-            path = Path(home) / "datasets" / record.dataset / "rgb" / record.file
+            path = dataset_dir(home, record.dataset) / "rgb" / record.file
             try:
                 with Image.open(path) as image:
                     rgb = to_rgb_on_white(image)
@@ -189,7 +191,8 @@ def run_round(
         train_rgbs, train_masks = _load_pairs(session, home, train_records)
         val_rgbs, val_masks = _load_pairs(session, home, val_records)
         undecided = list_undecided_samples(session)
-    previous_path = next((r.model_path for r in reversed(earlier) if r.model_path), None)
+    previous_path = next((str(Home.resolve(home).from_stored(r.model_path)) for r in reversed(earlier) if r.model_path),
+                         None)
 
     model, started_from = _start_model(config, from_previous, previous_path, notes)
     report = train_unet(
@@ -203,7 +206,7 @@ def run_round(
     )
     if fixed_gate is not None:
         gate = GateChoice(fixed_gate, gate.auc, "fixed by the caller")
-    path = save_model(model_dir(home) / f"round_{number}.pt", model, config, gate.gate, number)
+    path = save_model(Home.resolve(home).segmentation_model(number), model, config, gate.gate, number)
     loaded = LoadedModel(model, config, gate.gate, number, path)
 
     new_masks: list[tuple[int, bytes, str, float | None, float | None]] = []
@@ -247,7 +250,7 @@ def run_round(
             share_accepted=accepted / len(new_masks) if new_masks else None,
             gate=gate.gate.describe(),
             plateau=plateau,
-            model_path=str(path),
+            model_path=Home.resolve(home).to_stored(path),
         )
     if not val_records:
         notes.append("no validation masks: the released gate (mean ≥ 0.99) is used and IoU is not measured")

@@ -83,12 +83,14 @@ def write_sticker_set(items: Sequence[tuple[str, Image.Image]], out: Path, fmt: 
 
 
 def export_stickers(
-    session: Session, sample_ids: Sequence[int], out: Path, fmt: str = "png", *, model="latest", device: str = "cpu"
+    session: Session, sample_ids: Sequence[int], out: Path, fmt: str = "png", *, model="latest", device: str = "cpu",
+    home: Path | None = None,
 ) -> ExportReport:
     """Stickers for generated samples: a person's accepted mask where there is one, else the
     U-Net (`model`: a LoadedModel, None for the contour method alone, or "latest": the latest
     round's model, the contour method before round 1) with its gate and contour fallback.
     Samples rejected in mask review, and samples whose mask comes out empty, are skipped."""
+    from db.home import Home
     from db.segmentation import latest_model_path
     from training.segmentation.model import load_model
     from training.stickers.from_samples import segment_samples
@@ -96,7 +98,7 @@ def export_stickers(
     check_out(out)
     if model == "latest":
         path = latest_model_path(session)
-        model = load_model(Path(path), device) if path else None
+        model = load_model(Home.resolve(home).from_stored(path), device) if path else None
     segmented, skipped = segment_samples(session, sample_ids, model, device)
     items, methods = [], {"manual": 0, "unet": 0, "contour": 0}
     for item in segmented:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from db.engine import make_engine
 from db.errors import EmojichError
-from db.settings import resolve_db_url, resolve_home
+from db.home import resolve_db_url, resolve_home
 
 
 @dataclass

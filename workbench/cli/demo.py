@@ -29,14 +29,7 @@ DEMO_RUN = "demo"
 ADMIN = "admin"
 CONFIG = "tiny"  # the shipped configs/tiny.toml
 
-# A much smaller loop for the test suite: same stages, minutes → seconds.
-QUICK_OVERRIDES = (
-    "data.build_limit=160",
-    "vae.steps=20",
-    "train.epochs=4",
-    "train.log_every=2",
-    "sampling.every=4",
-)
+QUICK_CONFIG = "smoke"  # --quick: the same stages at seconds scale (configs/smoke.toml)
 QUICK_SEGMENTATION = {"seg_epochs": 2, "seg_time_budget_s": 15.0}
 
 
@@ -71,15 +64,14 @@ def quick_options(**kwargs) -> DemoOptions:
 def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> DemoResult:
     from db.migrate import display_url, upgrade
     from training.config import load_config
-    from training.pipeline import ensure_dataset
+    from training.tiny.pipeline import ensure_dataset
 
     started = time.perf_counter()
     _stage(1, f"database {display_url(db_url)}")
     upgrade(db_url)
     engine = make_engine(db_url)
     try:
-        overrides = (*(QUICK_OVERRIDES if options.quick else ()), *options.overrides)
-        config = load_config(CONFIG, overrides)
+        config = load_config(QUICK_CONFIG if options.quick else CONFIG, options.overrides)
 
         _stage(2, f"emoji dataset {config.data.dataset!r} (Noto Color Emoji + CLDR Russian names)")
         ensure_dataset(home, engine, config)
@@ -102,8 +94,7 @@ def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> D
 
 
 def _train_or_resume(home: Path, engine: Engine, config) -> None:
-    from training.dalle.train import train
-    from training.pipeline import train_tokenizer, train_vae
+    from training.tiny.pipeline import train_tiny
 
     with read_session(engine) as s:
         run = get_run_by_name(s, DEMO_RUN)
@@ -111,13 +102,9 @@ def _train_or_resume(home: Path, engine: Engine, config) -> None:
     if status == "finished":
         tqdm.write(f"run {DEMO_RUN!r} already finished: reusing its checkpoints")
         return
-    train_tokenizer(home, config)
-    train_vae(home, config)
-    if status is None:
-        train(config, home, engine, name=DEMO_RUN)
-    else:
+    if status is not None:
         tqdm.write(f"run {DEMO_RUN!r} was {status}: resuming from its last checkpoint")
-        train(None, home, engine, resume=DEMO_RUN)
+    train_tiny(home, engine, config, name=DEMO_RUN, resume=DEMO_RUN if status is not None else None)
 
 
 def _progress_figure(home: Path, engine: Engine) -> Path:

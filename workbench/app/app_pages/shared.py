@@ -15,7 +15,7 @@ from PIL import Image
 
 from db.engine import make_engine, read_session, write_session
 from db.errors import EmojichError
-from db.settings import resolve_db_url
+from db.home import Home, resolve_db_url
 
 QUERY_TTL_S = 30
 
@@ -29,6 +29,11 @@ class CurrentRater:
 
 def db_url() -> str:
     return resolve_db_url()
+
+
+def home() -> Home:
+    """The home folder `emojich workbench` was started with (EMOJICH_HOME)."""
+    return Home.resolve()
 
 
 @st.cache_resource(show_spinner=False)

@@ -65,7 +65,7 @@ if st.button("Export sticker set", type="primary", disabled=not picked, key="sti
     out = Path(tempfile.mkdtemp(prefix="emojich-stickers-")) / "stickers.zip"
     try:
         with st.spinner("Segmenting and encoding stickers…"), shared.reading() as session:
-            report = export_stickers(session, picked, out, fmt=fmt)
+            report = export_stickers(session, picked, out, fmt=fmt, home=shared.home())
     except EmojichError as exc:
         st.error(f"Export failed: {exc}")
     else:

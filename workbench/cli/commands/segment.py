@@ -96,7 +96,7 @@ def predict(
     _check_device(device)
     check_folders(input_dir, output_dir)  # before loading a model or saying which one is used
     if model == "latest":
-        loaded = latest_model(ctx.obj.engine, device)
+        loaded = latest_model(ctx.obj.engine, ctx.obj.home, device)
         if loaded is None:
             typer.echo("no U-Net round yet: using the contour method for every image", err=True)
     else:

@@ -47,7 +47,7 @@ def export(
                 raise EmojichError(f"checkpoint {checkpoint} has no samples")
         else:
             ids = _parse_ids(samples)
-        report = export_stickers(session, ids, out, fmt, device=device)
+        report = export_stickers(session, ids, out, fmt, device=device, home=ctx.obj.home)
     for line in report.skipped:
         typer.echo(line, err=True)
     typer.echo(report.summary())

@@ -28,7 +28,7 @@ def train(
     else:
         cfg = load_config(config, overrides or [])
         if cfg.model.source == "tiny":
-            from training.pipeline import train_tiny
+            from training.tiny.pipeline import train_tiny
 
             info = train_tiny(home, engine, cfg, name=name, progress=progress)
         else:

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from training.dataset.captions import normalize_caption
+from training.rudalle_import import quiet_rudalle
 
 # Latin letters and digits join the training text so Latin prompts get real tokens, not only UNK.
 EXTRA_LINES = [string.ascii_lowercase, string.digits]
@@ -30,8 +31,6 @@ def train_tokenizer(captions: list[str], path: Path, vocab_size: int) -> Path:
 
 
 def load_tokenizer(path: Path):
-    from training.dalle.load import quiet_rudalle
-
     quiet_rudalle()
     import youtokentome as yttm
     from rudalle.tokenizer import YTTMTokenizerWrapper

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from training.config import Config, VaeConfig
+from training.rudalle_import import quiet_rudalle
 
 
 def vae_config(vc: VaeConfig, n_embed: int) -> dict:
@@ -42,8 +43,6 @@ def vae_config(vc: VaeConfig, n_embed: int) -> dict:
 
 
 def build_vae(config: dict):
-    from training.dalle.load import quiet_rudalle
-
     quiet_rudalle()
     from rudalle.vae.model import VQGanGumbelVAE
 

@@ -1,29 +1,23 @@
-"""The tiny path end to end (what `emojich demo` runs): dataset → tokenizer → VAE → fine-tune.
+"""The tiny path's stage order, written once: dataset → tokenizer → VAE → fine-tune.
 
-Each stage reuses finished work: the dataset folder, `<cache>/bpe.model` and `<cache>/vae.pt` are built
-only when missing, so a re-run goes straight to training.
+`emojich train --config tiny|smoke`, `emojich demo`, the tests and `bench/` all call `train_tiny`. Each stage
+reuses finished work: the dataset folder, `<cache>/bpe.model` and `<cache>/vae.pt` are built only when
+missing, so a re-run goes straight to training (or resumes it).
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from training.config import Config
 from training.dalle.data import read_examples
-from training.dalle.load import tiny_files
 from training.dataset.layout import dataset_dir
+from training.tiny.model import tiny_files
 
-# A much smaller scale of configs/tiny.toml for tests and smoke runs (seconds, not minutes):
-# `load_config("configs/tiny.toml", SMOKE_OVERRIDES)`. Its models go to models/tiny-smoke/.
-SMOKE_OVERRIDES = [
-    "model.cache_dir=\"models/tiny-smoke\"", "model.num_layers=2", "model.hidden_size=32",
-    "model.num_attention_heads=2", "model.text_seq_length=12", "model.image_tokens_per_dim=4",
-    "model.image_vocab_size=64", "tokenizer.vocab_size=200", "vae.resolution=16", "vae.steps=15",
-    "vae.batch_size=8", "data.image_size=16", "train.batch_size=8", "train.max_steps=12", "train.log_every=2",
-    "train.max_lr=3e-3", "sampling.every=4",
-]
+STAGES = ("dataset", "tokenizer", "vae", "fine-tune")
 
 
 def ensure_dataset(home: Path, engine, config: Config, progress: bool = True) -> Path:
@@ -38,7 +32,7 @@ def ensure_dataset(home: Path, engine, config: Config, progress: bool = True) ->
 
 
 def train_tokenizer(home: Path, config: Config, force: bool = False) -> Path:
-    from training.tokenizer_tiny import train_tokenizer as train_bpe
+    from training.tiny.tokenizer import train_tokenizer as train_bpe
 
     _, path = tiny_files(config, home)
     if force or not path.is_file():
@@ -48,7 +42,7 @@ def train_tokenizer(home: Path, config: Config, force: bool = False) -> Path:
 
 
 def train_vae(home: Path, config: Config, force: bool = False, progress: bool = True) -> Path:
-    from training.vae_tiny import train_vae as fit
+    from training.tiny.vae import train_vae as fit
 
     path, _ = tiny_files(config, home)
     if force or not path.is_file():
@@ -59,16 +53,29 @@ def train_vae(home: Path, config: Config, force: bool = False, progress: bool = 
     return path
 
 
-def train_tiny(home: Path, engine, config: Config, name: str | None = None, progress: bool = True):
-    """Dataset, tokenizer, VAE (each only if missing), then a fine-tuning run; returns its RunInfo."""
+def train_tiny(home: Path, engine, config: Config, name: str | None = None, progress: bool = True,
+               resume: str | None = None, on_stage: Callable[[str], None] | None = None):
+    """Every stage of STAGES in order (each only if missing), then a fine-tuning run (new, or `resume`d);
+    `on_stage(name)` is told as each stage starts. Returns the run's RunInfo."""
     from training.dalle.train import train
 
     if config.model.source != "tiny":
         raise ValueError("train_tiny needs a config with model.source = 'tiny'")
     started = time.perf_counter()
-    ensure_dataset(home, engine, config, progress)
-    train_tokenizer(home, config)
-    train_vae(home, config, progress=progress)
-    info = train(config, home, engine, name=name, progress=progress)
+    steps = {
+        "dataset": lambda: ensure_dataset(home, engine, config, progress),
+        "tokenizer": lambda: train_tokenizer(home, config),
+        "vae": lambda: train_vae(home, config, progress=progress),
+    }
+    for stage in STAGES[:-1]:
+        if on_stage:
+            on_stage(stage)
+        steps[stage]()
+    if on_stage:
+        on_stage(STAGES[-1])
+    if resume:
+        info = train(None, home, engine, resume=resume, progress=progress)
+    else:
+        info = train(config, home, engine, name=name, progress=progress)
     tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
     return info
