@@ -254,7 +254,7 @@ def _seed_masks(session: Session, candidates, count: int, rng: random.Random) ->
             mask[h // 3 : h // 2, w // 3 : w // 2] = 0
             add_mask(session, Image.fromarray(mask, "L"), source="unet", status="needs_review", sample_id=sample_id,
                      round=1, confidence_mean=round(0.7 + rng.random() * 0.2, 3),
-                     confidence_boundary=round(0.5 + rng.random() * 0.2, 3))
+                     confidence_object=round(0.5 + rng.random() * 0.2, 3))
         chosen.append(sample_id)
     if chosen and session.get(SegmentationRound, 1) is None:
         session.add(SegmentationRound(round=1, encoder="seed-tiny", train_size=200, val_size=40, val_iou=0.86,

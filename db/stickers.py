@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from db.masks import effective_masks
 from db.models import Checkpoint, Prompt, Rating, Sample
 
 
@@ -17,7 +18,7 @@ class StickerCandidate:
     step: int
     score: float | None  # mean combined score over raters
     ratings: int
-    mask_sha256: str | None  # a person's accepted mask, else an accepted machine mask
+    mask_sha256: str | None  # the effective mask (db.masks) when it is accepted
     mask_source: str | None
 
 
@@ -26,8 +27,6 @@ def list_sticker_candidates(
     min_score: float = 0.0, limit: int = 64,
 ) -> list[StickerCandidate]:
     """Samples to pick stickers from, best mean combined score first (scores averaged in SQL)."""
-    from db.models import Mask
-
     score = func.avg((Rating.generality + Rating.emoji_style + Rating.quality) / 3.0)
     query = (
         select(Sample.id, Sample.image_sha256, Prompt.text, Checkpoint.step, score, func.count(Rating.id))
@@ -44,20 +43,11 @@ def list_sticker_candidates(
     if min_score > 0:
         query = query.having(score >= min_score)
     rows = session.execute(query.order_by(score.desc().nulls_last(), Checkpoint.step, Prompt.position).limit(limit)).all()
-    ids = [r[0] for r in rows]
-    masks: dict[int, tuple[str, str, str]] = {}
-    for sample_id, sha, source, status in session.execute(
-        select(Mask.sample_id, Mask.image_sha256, Mask.source, Mask.status).where(Mask.sample_id.in_(ids)).order_by(Mask.id)
-    ):
-        # the latest person's decision wins; otherwise the latest accepted machine mask
-        if source == "manual":
-            masks[sample_id] = (sha, source, status)
-        elif status == "accepted" and masks.get(sample_id, ("", "", ""))[1] != "manual":
-            masks[sample_id] = (sha, source, status)
+    winners = effective_masks(session, [r[0] for r in rows])
     result = []
     for r in rows:
-        sha, source, status = masks.get(r[0], (None, None, None))
-        usable = status == "accepted"
+        mask = winners.get(r[0])
+        usable = mask is not None and mask.usable
         result.append(StickerCandidate(r[0], r[1], r[2], int(r[3]), None if r[4] is None else float(r[4]), int(r[5]),
-                                       sha if usable else None, source if usable else None))
+                                       mask.image_sha256 if usable else None, mask.source if usable else None))
     return result

@@ -70,8 +70,8 @@ def test_rounds_queue_then_pseudo_label_with_fixes_in_between(
         assert count_review_queue(session) == len(samples)
     assert {q.sample_id for q in queue} == set(samples)
     assert all(q.source == "contour" and q.status == "needs_review" and q.round == 1 for q in queue)
-    assert all(q.confidence_mean is not None and q.confidence_boundary is not None for q in queue)
-    ordered = [(q.confidence_boundary, q.confidence_mean) for q in queue]
+    assert all(q.confidence_mean is not None and q.confidence_object is not None for q in queue)
+    ordered = [(q.confidence_object, q.confidence_mean) for q in queue]
     assert ordered == sorted(ordered)  # least confident first
 
     # a person fixes one sample (for validation), accepts another, rejects a third

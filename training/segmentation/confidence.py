@@ -77,7 +77,7 @@ def percentile_confidence(p: np.ndarray, q: float = 1.0) -> float:
 
 def scores(p: np.ndarray) -> dict[str, float]:
     """The two scores stored with every U-Net mask (the masks table keeps "object" in its
-    confidence_boundary column)."""
+    confidence_object column)."""
     return {"mean": mean_confidence(p), "object": object_confidence(p)}
 
 

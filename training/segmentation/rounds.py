@@ -236,7 +236,7 @@ def run_round(
                 status="accepted" if method == "unet" else "needs_review",
                 round=number,
                 confidence_mean=mean,
-                confidence_boundary=second,  # the column holds the second score (object)
+                confidence_object=second,
             )
         add_segmentation_round(
             session,

@@ -79,7 +79,7 @@ rgb_image = shared.pil(item.image_sha256).convert("RGB")
 rgb = mask_edit.as_rgb(rgb_image)
 if sid not in S["masks.work"]:
     S["masks.work"][sid] = mask_edit.as_mask(shared.pil(item.mask_sha256))
-confidence = "" if item.confidence_mean is None else f" · confidence {item.confidence_mean:.2f} (object {item.confidence_boundary or 0:.2f})"
+confidence = "" if item.confidence_mean is None else f" · confidence {item.confidence_mean:.2f} (object {item.confidence_object or 0:.2f})"
 st.markdown(f"**«{item.prompt}»** · suggestion from **{item.source}**{confidence}")
 
 with st.sidebar.expander("Contour method", expanded=item.source == "contour"):
