@@ -33,8 +33,8 @@ from db.models import Rater, Rating, Sample, utcnow  # noqa: E402
 from db.ratings import blind_checkpoint_order, get_scores, list_grid, next_item, rating_progress  # noqa: E402
 from db.runs import metric_series  # noqa: E402
 from db.scores import checkpoint_scores, ratings_per_rater, score_value_counts  # noqa: E402
-from db.seed import seed_workbench, true_means  # noqa: E402
 from db.stickers import list_sticker_candidates  # noqa: E402
+from tests.seed import seed_workbench, true_means  # noqa: E402
 from workbench.app.analytics.agreement import ordinal_alpha_from_counts  # noqa: E402
 from workbench.app.analytics.bradley_terry import ranking  # noqa: E402
 

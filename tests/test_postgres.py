@@ -86,13 +86,15 @@ def test_cli_db_upgrade_against_postgres(pg_url, pg_engine, capsys):
 
     downgrade(pg_url, "base")
     assert main(["--db", pg_url, "db", "upgrade"]) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    from db.migrate import head_revision
+
+    assert f"revision {head_revision()}" in capsys.readouterr().out
 
 
 def test_workbench_queries_run_on_postgres(pg_engine):
     """PostgreSQL is stricter than SQLite about GROUP BY/ORDER BY: every page query must run there too."""
     from db import checkpoints, comparisons, masks, ratings, runs, scores, segmentation, stickers
-    from db.seed import seed_workbench
+    from tests.seed import seed_workbench
 
     with write_session(pg_engine) as s:
         seeded = seed_workbench(s, checkpoints=3, prompts=4, raters=2, image_size=16, masks=2, dataset_items=4,

@@ -1,7 +1,8 @@
 """One seed module for fixture data: run → checkpoints → 64 prompts → samples (real PNGs) →
 raters → ratings with the report's trend → comparisons → metrics → masks → a little dataset.
 
-Used by tests, the dashboard bench and the demo. The rating trend is designed: emoji style rises
+Used by the tests (through a seeded template database copied per test, see fixtures_workbench.py) and the
+dashboard bench; rows are written through db/ functions only. The rating trend is designed: emoji style rises
 until about 12k iterations, generality falls after about 56k, quality improves early.
 Images are drawn with Pillow: early checkpoints are brownish noise, then shapes on white that
 look more and more like emoji; late checkpoints converge on the same yellow face (lost generality).
@@ -11,21 +12,31 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from db.comparisons import save_comparison
+from db.dataset import add_items
+from db.images import get_image
 from db.masks import add_mask
-from db.models import DatasetItem, Rating, SegmentationRound, utcnow
 from db.raters import add_rater
+from db.ratings import add_ratings_bulk
 from db.runs import add_metrics, add_run
-from db.samples import NewSample, add_checkpoint_with_samples, ensure_prompt_set, list_prompts
+from db.samples import (
+    NewSample,
+    add_checkpoint_with_samples,
+    ensure_prompt_set,
+    get_sample,
+    list_prompts,
+    list_samples,
+    list_samples_of,
+)
+from db.segmentation import add_segmentation_round, list_segmentation_rounds
+from training.config import resolve_prompt_file
 
-PROMPTS_FILE = Path(__file__).resolve().parent.parent / "configs" / "prompts" / "eval_ru.txt"
+PROMPTS_FILE = resolve_prompt_file("eval_ru")
 STYLE_PLATEAU_STEP = 12_000
 GENERALITY_FALL_STEP = 56_000
 PALETTE = [(244, 180, 0), (66, 133, 244), (219, 68, 55), (15, 157, 88), (171, 71, 188), (255, 112, 67),
@@ -152,8 +163,6 @@ def seed_workbench(
         ]
         checkpoint = add_checkpoint_with_samples(session, run.id, step, step / 1000.0, f"seed/{run_name}/step-{step}.pt", new)
         result.checkpoint_ids.append(checkpoint.id)
-        from db.samples import list_samples
-
         for sample in list_samples(session, checkpoint.id):
             result.sample_ids.append(sample.id)
             sample_index.append((sample.id, step, sample.prompt.position))
@@ -182,7 +191,6 @@ def _seed_ratings(session: Session, result: SeedResult, index, last: int, rng: r
     """Every non-admin rater rates every sample: the true mean + rater bias + a per-sample effect
     shared by raters (so they agree) + noise, rounded and clipped to 1–5. One bulk insert."""
     sample_effect = {sid: rng.gauss(0, 0.5) for sid, _, _ in index}
-    now = utcnow()
     rows = []
     for name, (rater_id, _) in result.raters.items():
         if name == "admin":
@@ -193,20 +201,13 @@ def _seed_ratings(session: Session, result: SeedResult, index, last: int, rng: r
                 c: int(min(5, max(1, round(m + bias + sample_effect[sample_id] + rng.gauss(0, 0.55)))))
                 for c, m in true_means(step, last).items()
             }
-            rows.append({"rater_id": rater_id, "sample_id": sample_id, **scores, "created_at": now, "updated_at": now})
-    if rows:
-        session.execute(insert(Rating), rows)
+            rows.append({"rater_id": rater_id, "sample_id": sample_id, **scores})
+    add_ratings_bulk(session, rows)
 
 
 def _seed_comparisons(session: Session, result: SeedResult, per_rater: int, rng: random.Random) -> None:
-    from sqlalchemy import select
-
-    from db.models import Sample
-
     by_prompt: dict[int, list[tuple[int, int]]] = {}
-    for sid, cid, pid in session.execute(
-        select(Sample.id, Sample.checkpoint_id, Sample.prompt_id).where(Sample.id.in_(result.sample_ids))
-    ):
+    for sid, cid, pid in list_samples_of(session, result.sample_ids):
         by_prompt.setdefault(pid, []).append((sid, cid))
     step_of = dict(zip(result.checkpoint_ids, result.steps, strict=True))
     last = result.steps[-1] if result.steps else 0
@@ -239,9 +240,6 @@ def seed_metrics(session: Session, run_id: int, last_step: int, rng: random.Rand
 
 def _seed_masks(session: Session, candidates, count: int, rng: random.Random) -> list[int]:
     """Masks that need review: contour fallbacks and low-confidence U-Net predictions, each a bit wrong."""
-    from db.images import get_image
-    from db.samples import get_sample
-
     chosen = []
     for i, (sample_id, _, _) in enumerate(candidates[:count]):
         image = get_image(session, get_sample(session, sample_id).image_sha256)
@@ -256,15 +254,16 @@ def _seed_masks(session: Session, candidates, count: int, rng: random.Random) ->
                      round=1, confidence_mean=round(0.7 + rng.random() * 0.2, 3),
                      confidence_object=round(0.5 + rng.random() * 0.2, 3))
         chosen.append(sample_id)
-    if chosen and session.get(SegmentationRound, 1) is None:
-        session.add(SegmentationRound(round=1, encoder="seed-tiny", train_size=200, val_size=40, val_iou=0.86,
-                                      val_dice=0.92, predicted=len(chosen), share_accepted=0.5, gate="seed"))
+    if chosen and not list_segmentation_rounds(session):
+        add_segmentation_round(session, round=1, encoder="seed-tiny", train_size=200, val_size=40, val_iou=0.86,
+                               val_dice=0.92, predicted=len(chosen), share_accepted=0.5, gate="seed")
     return chosen
 
 
 def _seed_dataset(session: Session, texts: list[str], count: int) -> None:
-    for i in range(count):
-        caption = texts[i % len(texts)]
-        session.add(DatasetItem(dataset="seed-emoji", file=f"seed/{i:04d}.png", caption=caption, emoji=None,
-                                codepoints=None, source="seed", license="CC0 (seeded fixture)",
-                                split="val" if i % 10 == 0 else "train", white_share=0.5))
+    add_items(session, "seed-emoji", [
+        {"file": f"seed/{i:04d}.png", "caption": texts[i % len(texts)], "emoji": None, "codepoints": None,
+         "source": "seed", "license": "CC0 (seeded fixture)", "split": "val" if i % 10 == 0 else "train",
+         "white_share": 0.5}
+        for i in range(count)
+    ])
