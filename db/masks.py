@@ -79,13 +79,6 @@ def list_masks_for_sample(session: Session, sample_id: int) -> list[Mask]:
     return list(session.scalars(select(Mask).where(Mask.sample_id == sample_id).order_by(Mask.id)))
 
 
-def get_mask(session: Session, mask_id: int) -> Mask:
-    mask = session.get(Mask, mask_id)
-    if mask is None:
-        raise MaskNotFound(f"mask {mask_id} not found")
-    return mask
-
-
 def count_masks(
     session: Session, *, source: str | None = None, status: str | None = None, round: int | None = None
 ) -> int:

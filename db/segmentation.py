@@ -99,10 +99,6 @@ def count_segmentation_rounds(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(SegmentationRound)) or 0
 
 
-def latest_segmentation_round(session: Session) -> SegmentationRound | None:
-    return session.scalar(select(SegmentationRound).order_by(SegmentationRound.round.desc()).limit(1))
-
-
 def latest_model_path(session: Session) -> str | None:
     """The model file of the latest round that saved one."""
     return session.scalar(

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 import db.runs as runs_db
 import db.samples as samples_db
-from db.engine import read_session, write_session
+from db.engine import write_session
 from db.errors import EmojichError
 from db.home import Home
 from training.config import Config, config_from_dict, config_to_dict, resolve_prompt_file
@@ -236,8 +236,3 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
         bar.close()
         epochs_bar.close()
     return RunInfo(run_id, run_name, step, total)
-
-
-def load_run_config(engine, key: str) -> Config:
-    with read_session(engine) as s:
-        return config_from_dict(runs_db.find_run(s, key).config)
