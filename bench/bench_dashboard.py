@@ -22,16 +22,8 @@ from sqlalchemy import func, insert, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from db.checkpoints import prompt_across_checkpoints, run_prompts  # noqa: E402
 from db.comparisons import checkpoint_steps, list_outcomes, next_pair_view  # noqa: E402
-from db.dashboard import (  # noqa: E402
-    checkpoint_scores,
-    list_sticker_candidates,
-    metric_series,
-    prompt_across_checkpoints,
-    ratings_per_rater,
-    run_prompts,
-    score_value_counts,
-)
 from db.dataset import caption_word_counts, list_datasets  # noqa: E402
 from db.decisions import latest_decision  # noqa: E402
 from db.engine import make_engine, read_session, write_session  # noqa: E402
@@ -39,9 +31,12 @@ from db.masks import count_review_queue, list_review_queue  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Rater, Rating, Sample, utcnow  # noqa: E402
 from db.ratings import blind_checkpoint_order, get_scores, list_grid, next_item, rating_progress  # noqa: E402
-from db.seed import seed_workbench, true_means  # noqa: E402
-from workbench.analytics.agreement import ordinal_alpha_from_counts  # noqa: E402
-from workbench.analytics.bradley_terry import ranking  # noqa: E402
+from db.runs import metric_series  # noqa: E402
+from db.scores import checkpoint_scores, ratings_per_rater, score_value_counts  # noqa: E402
+from db.stickers import list_sticker_candidates  # noqa: E402
+from tests.seed import seed_workbench, true_means  # noqa: E402
+from workbench.app.analytics.agreement import ordinal_alpha_from_counts  # noqa: E402
+from workbench.app.analytics.bradley_terry import ranking  # noqa: E402
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -103,7 +98,7 @@ def render_pages(url: str, token: str) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
     os.environ["EMOJICH_DB"] = url
-    at = AppTest.from_file(str(ROOT / "workbench" / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "workbench" / "app" / "app.py"), default_timeout=120)
     at.run()
     at.text_input(key="login.token").input(token)
     at.button[0].click().run()

@@ -31,7 +31,7 @@ def build_model(size: str, device: torch.device, hf_version: str | None = None):
     else:
         from training.config import load_config
 
-        mc = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.toml").model
+        mc = load_config("tiny").model
         params = dict(num_layers=mc.num_layers, hidden_size=mc.hidden_size, num_attention_heads=mc.num_attention_heads,
                       embedding_dropout_prob=mc.dropout, output_dropout_prob=mc.dropout,
                       attention_dropout_prob=mc.dropout, image_tokens_per_dim=mc.image_tokens_per_dim,
@@ -52,10 +52,10 @@ def build_vae(size: str, device: torch.device):
         vae = VQGanGumbelVAE(sber_vae_config())
     else:
         from training.config import load_config
-        from training.vae_tiny import build_vae as build_tiny
-        from training.vae_tiny import vae_config
+        from training.tiny.vae import build_vae as build_tiny
+        from training.tiny.vae import vae_config
 
-        config = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.toml")
+        config = load_config("tiny")
         vae = build_tiny(vae_config(config.vae, config.model.image_vocab_size))
     return vae.to(device).eval()
 

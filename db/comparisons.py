@@ -132,11 +132,3 @@ def next_pair_view(session: Session, rater_id: int, run_id: int) -> PairView | N
         return None
     text = session.scalar(select(Prompt.text).where(Prompt.id == pair.prompt_id))
     return PairView(pair.left.id, pair.right.id, pair.left.image_sha256, pair.right.image_sha256, text or "")
-
-
-def checkpoint_steps(session: Session, run_id: int) -> list[tuple[int, int]]:
-    """(checkpoint id, step) of a run, in step order."""
-    rows = session.execute(
-        select(Checkpoint.id, Checkpoint.step).where(Checkpoint.run_id == run_id).order_by(Checkpoint.step)
-    ).all()
-    return [(int(r[0]), int(r[1])) for r in rows]

@@ -41,13 +41,6 @@ def list_items(session: Session, dataset: str, split: str | None = None) -> list
     return list(session.scalars(query.order_by(DatasetItem.file)))
 
 
-def get_item(session: Session, item_id: int) -> DatasetItem:
-    item = session.get(DatasetItem, item_id)
-    if item is None:
-        raise DatasetItemNotFound(f"dataset item {item_id} not found")
-    return item
-
-
 def count_items(session: Session, dataset: str, split: str | None = None) -> int:
     _check_split(split)
     query = select(func.count(DatasetItem.id)).where(DatasetItem.dataset == dataset)

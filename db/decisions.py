@@ -27,7 +27,3 @@ def latest_decision(session: Session, run_id: int) -> Decision | None:
     return session.scalar(
         select(Decision).where(Decision.run_id == run_id).order_by(Decision.created_at.desc(), Decision.id.desc()).limit(1)
     )
-
-
-def list_decisions(session: Session, run_id: int) -> list[Decision]:
-    return list(session.scalars(select(Decision).where(Decision.run_id == run_id).order_by(Decision.id)))

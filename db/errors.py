@@ -25,10 +25,6 @@ class RaterNotFound(NotFound):
     pass
 
 
-class DuplicateRating(EmojichError):
-    pass
-
-
 class InvalidScore(EmojichError):
     pass
 

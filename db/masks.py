@@ -3,7 +3,14 @@
 The review queue (the workbench's Masks page): `list_review_queue`, then a person's decision
 with `accept_manual_mask` (their mask, possibly the suggestion unchanged) or `reject_sample_mask`
 (the sample cannot be segmented usefully: left out of training and of later rounds). Machine
-rows are never rewritten; a person's row simply wins (see db/segmentation.py).
+rows are never rewritten; a person's row simply wins.
+
+Which mask counts for a subject (a dataset item or a sample) is written once, here (`effective_mask_rows`,
+`effective_masks`): among the subject's masks that are decisions — manual ones (accepted or rejected) and
+accepted ground-truth, U-Net or contour ones — manual ones come first, newest first; the first is the
+subject's effective mask. Rounds train on it when it is accepted; the Stickers preview and the sticker
+export both show and use exactly it (a rejected one leaves the sample out). Suggestions waiting for review
+never count.
 """
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image as PILImage
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db.errors import EmojichError, NotFound, RaterNotFound
@@ -38,7 +45,7 @@ def add_mask(
     sample_id: int | None = None,
     round: int | None = None,
     confidence_mean: float | None = None,
-    confidence_boundary: float | None = None,
+    confidence_object: float | None = None,
     rater_id: int | None = None,
     for_validation: bool = False,
 ) -> Mask:
@@ -59,7 +66,7 @@ def add_mask(
         status=status,
         round=round,
         confidence_mean=confidence_mean,
-        confidence_boundary=confidence_boundary,
+        confidence_object=confidence_object,
         rater_id=rater_id,
         for_validation=for_validation,
     )
@@ -70,13 +77,6 @@ def add_mask(
 
 def list_masks_for_sample(session: Session, sample_id: int) -> list[Mask]:
     return list(session.scalars(select(Mask).where(Mask.sample_id == sample_id).order_by(Mask.id)))
-
-
-def get_mask(session: Session, mask_id: int) -> Mask:
-    mask = session.get(Mask, mask_id)
-    if mask is None:
-        raise MaskNotFound(f"mask {mask_id} not found")
-    return mask
 
 
 def count_masks(
@@ -92,6 +92,47 @@ def count_masks(
     return session.scalar(query) or 0
 
 
+def effective_mask_rows():
+    """Subquery (mask_id, rank) over the mask rows that decide something, ranked per subject: rank 1 wins."""
+    is_decision = or_(Mask.source == "manual", Mask.status == "accepted")
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(Mask.dataset_item_id, Mask.sample_id),
+            order_by=(case((Mask.source == "manual", 0), else_=1), Mask.id.desc()),
+        )
+        .label("rank")
+    )
+    return select(Mask.id.label("mask_id"), rank).where(Mask.status != "needs_review", is_decision).subquery()
+
+
+@dataclass(frozen=True)
+class EffectiveMask:
+    sample_id: int
+    mask_id: int
+    image_sha256: str
+    source: str  # manual | unet | contour
+    status: str  # accepted | rejected (a person rejected the sample)
+
+    @property
+    def usable(self) -> bool:
+        return self.status == "accepted"
+
+
+def effective_masks(session: Session, sample_ids) -> dict[int, EffectiveMask]:
+    """The winning mask of each of these samples that has one (see the module's rule)."""
+    ids = list(dict.fromkeys(int(i) for i in sample_ids))
+    if not ids:
+        return {}
+    ranked = effective_mask_rows()
+    rows = session.execute(
+        select(Mask.sample_id, Mask.id, Mask.image_sha256, Mask.source, Mask.status)
+        .join(ranked, (ranked.c.mask_id == Mask.id) & (ranked.c.rank == 1))
+        .where(Mask.sample_id.in_(ids))
+    ).all()
+    return {int(r[0]): EffectiveMask(int(r[0]), int(r[1]), r[2], r[3], r[4]) for r in rows}
+
+
 @dataclass(frozen=True)
 class ReviewItem:
     """A sample waiting for a person, with the machine mask to start from."""
@@ -104,7 +145,7 @@ class ReviewItem:
     status: str
     round: int | None
     confidence_mean: float | None
-    confidence_boundary: float | None
+    confidence_object: float | None
     prompt: str
     checkpoint_id: int
 
@@ -138,7 +179,7 @@ def list_review_queue(session: Session, limit: int = 50, *, include_accepted: bo
             Mask.status,
             Mask.round,
             Mask.confidence_mean,
-            Mask.confidence_boundary,
+            Mask.confidence_object,
             Prompt.text,
             Sample.checkpoint_id,
         )
@@ -151,7 +192,7 @@ def list_review_queue(session: Session, limit: int = 50, *, include_accepted: bo
         query = query.where(Mask.status == "needs_review")
     query = query.order_by(
         case((Mask.status == "needs_review", 0), else_=1),
-        func.coalesce(Mask.confidence_boundary, -1.0),
+        func.coalesce(Mask.confidence_object, -1.0),
         func.coalesce(Mask.confidence_mean, -1.0),
         Mask.id,
     ).limit(limit)
@@ -228,10 +269,3 @@ def reject_sample_mask(session: Session, sample_id: int, rater_id: int) -> Mask:
     session.add(row)
     session.flush()
     return row
-
-
-def latest_person_decision(session: Session, sample_id: int) -> Mask | None:
-    """The sample's latest manual row (accepted: a person's mask; rejected: left out), or None."""
-    return session.scalar(
-        select(Mask).where(Mask.sample_id == sample_id, Mask.source == "manual").order_by(Mask.id.desc()).limit(1)
-    )

@@ -1,6 +1,7 @@
 """Run Alembic migrations from code (the CLI, tests and the demo use this)."""
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 
 from alembic import command
@@ -11,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from db.errors import EmojichError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(str(importlib.resources.files("migrations")))  # the package installed beside db/
 
 
 def alembic_config(url: str) -> Config:

@@ -261,7 +261,7 @@ class Mask(Base):
     source: Mapped[str] = mapped_column(String(20))
     round: Mapped[int | None] = mapped_column(Integer)
     confidence_mean: Mapped[float | None] = mapped_column(Float)
-    confidence_boundary: Mapped[float | None] = mapped_column(Float)
+    confidence_object: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20))
     for_validation: Mapped[bool] = mapped_column(Boolean, default=False)
     rater_id: Mapped[int | None] = mapped_column(ForeignKey("raters.id", ondelete="SET NULL"))

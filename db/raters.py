@@ -109,3 +109,10 @@ def require_admin(session: Session, rater_id: int, action: str) -> Rater:
     if not rater.is_admin:
         raise PermissionDenied(f"only an admin can {action}; {rater.name} is a rater")
     return rater
+
+
+def ensure_admin_token(session: Session, name: str) -> str:
+    """A fresh token for admin `name`, created as an admin when missing (what the demo prints)."""
+    if session.scalar(select(Rater.id).where(Rater.name == name)) is not None:
+        return reset_token(session, name)
+    return add_rater(session, name, is_admin=True)[1]

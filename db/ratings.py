@@ -5,7 +5,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidScore, SampleNotFound
@@ -101,6 +101,16 @@ def save_rating(
     stmt = stmt.on_conflict_do_update(index_elements=["rater_id", "sample_id"], set_=changes)
     rating_id = session.execute(stmt.returning(Rating.id)).scalar_one()
     return SavedRating(rating_id=rating_id, sample_id=sample_id, created=existing is None)
+
+
+def add_ratings_bulk(session: Session, rows: list[dict]) -> int:
+    """Insert many new ratings at once (imports, seeded fixtures): dicts of rater_id, sample_id and the three
+    scores; the CHECK and unique constraints apply as for `save_rating`."""
+    if not rows:
+        return 0
+    now = utcnow()
+    session.execute(insert(Rating), [{**row, "created_at": now, "updated_at": now} for row in rows])
+    return len(rows)
 
 
 def delete_rating(session: Session, rater_id: int, sample_id: int) -> bool:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from db.errors import RunNotFound
 from db.ids import could_be_id, parse_id
-from db.models import RUN_STATUSES, Checkpoint, Metric, Run, utcnow
+from db.models import RUN_STATUSES, Checkpoint, Mask, Metric, Run, Sample, utcnow
 from db.upsert import conflict_insert
 
 
@@ -84,3 +84,41 @@ def latest_checkpoint(session: Session, run_id: int) -> Checkpoint | None:
     return session.scalar(
         select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.step.desc()).limit(1)
     )
+
+
+def run_counts(session: Session, run_id: int) -> dict[str, int]:
+    """What a run has produced so far: checkpoints, samples, and masks waiting for review (all runs)."""
+    checkpoints = session.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.run_id == run_id))
+    samples = session.scalar(
+        select(func.count()).select_from(Sample).join(Checkpoint).where(Checkpoint.run_id == run_id)
+    )
+    queue = session.scalar(select(func.count()).select_from(Mask).where(Mask.status == "needs_review"))
+    return {"checkpoints": checkpoints or 0, "samples": samples or 0, "review_queue": queue or 0}
+
+
+def metric_series(
+    session: Session, run_id: int, names: tuple[str, ...] = ("loss", "lr"), max_points: int = 600
+) -> list[tuple[str, int, float]]:
+    """(name, step, value) per metric, thinned in SQL to about `max_points` per metric."""
+    counts = dict(
+        session.execute(
+            select(Metric.name, func.count()).where(Metric.run_id == run_id, Metric.name.in_(names)).group_by(Metric.name)
+        ).all()
+    )
+    if not counts:
+        return []
+    stride = max(1, -(-max(counts.values()) // max_points))
+    numbered = (
+        select(
+            Metric.name, Metric.step, Metric.value,
+            func.row_number().over(partition_by=Metric.name, order_by=Metric.step).label("rn"),
+        )
+        .where(Metric.run_id == run_id, Metric.name.in_(names))
+        .subquery()
+    )
+    rows = session.execute(
+        select(numbered.c.name, numbered.c.step, numbered.c.value)
+        .where((numbered.c.rn - 1) % stride == 0)
+        .order_by(numbered.c.name, numbered.c.step)
+    ).all()
+    return [(r[0], int(r[1]), float(r[2])) for r in rows]

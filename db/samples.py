@@ -109,6 +109,14 @@ def get_sample(session: Session, sample_id: int) -> Sample:
     return sample
 
 
+def list_samples_of(session: Session, sample_ids) -> list[tuple[int, int, int]]:
+    """(sample id, checkpoint id, prompt id) of these samples."""
+    rows = session.execute(
+        select(Sample.id, Sample.checkpoint_id, Sample.prompt_id).where(Sample.id.in_(list(sample_ids)))
+    ).all()
+    return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+
 def list_samples(session: Session, checkpoint_id: int) -> list[Sample]:
     return list(
         session.scalars(

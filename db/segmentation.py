@@ -1,19 +1,16 @@
 """Segmentation rounds and the data they read: training and validation masks, undecided samples.
 
-Which mask counts for a subject (a dataset item or a sample): a person's word wins, then the
-latest machine or ground-truth mask that was accepted. So among the subject's masks that are
-decisions — manual ones (accepted or rejected) and accepted ground-truth or U-Net ones — the
-manual ones come first, newest first; the first of them is the subject's effective mask, used for
-training (or validation, when it is marked `for_validation`) if it is accepted, and the subject
-is left out if a person rejected it. Contour suggestions waiting for review never count.
+Which mask counts for a subject is one rule, `db.masks.effective_mask_rows` (a person's word wins, then the
+latest accepted machine or ground-truth mask); training uses the effective masks that are accepted.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from db.masks import effective_mask_rows
 from db.models import DatasetItem, Mask, Sample, SegmentationRound
 
 
@@ -31,22 +28,8 @@ class TrainingMask:
     sample_image_sha256: str | None = None
 
 
-def _decision_rows():
-    """Mask rows that decide something, ranked per subject (rank 1 = the effective one)."""
-    is_decision = or_(Mask.source == "manual", Mask.status == "accepted")
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(Mask.dataset_item_id, Mask.sample_id),
-            order_by=(case((Mask.source == "manual", 0), else_=1), Mask.id.desc()),
-        )
-        .label("rank")
-    )
-    return select(Mask.id.label("mask_id"), rank).where(Mask.status != "needs_review", is_decision).subquery()
-
-
 def _effective_masks(session: Session, for_validation: bool) -> list[TrainingMask]:
-    ranked = _decision_rows()
+    ranked = effective_mask_rows()
     query = (
         select(
             Mask.id,
@@ -112,8 +95,8 @@ def list_segmentation_rounds(session: Session) -> list[SegmentationRound]:
     return list(session.scalars(select(SegmentationRound).order_by(SegmentationRound.round)))
 
 
-def latest_segmentation_round(session: Session) -> SegmentationRound | None:
-    return session.scalar(select(SegmentationRound).order_by(SegmentationRound.round.desc()).limit(1))
+def count_segmentation_rounds(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(SegmentationRound)) or 0
 
 
 def latest_model_path(session: Session) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic import context
 
 from db.engine import make_engine
+from db.home import resolve_db_url
 from db.models import Base
-from db.settings import resolve_db_url
 
 config = context.config
 target_metadata = Base.metadata

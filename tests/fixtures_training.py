@@ -12,23 +12,15 @@ from pathlib import Path
 
 import pytest
 
-TEST_OVERRIDES = {
-    "model": {"num_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "text_seq_length": 12,
-              "image_tokens_per_dim": 4, "image_vocab_size": 64},
-    "tokenizer": {"vocab_size": 200},
-    "vae": {"resolution": 16, "ch_mult": [1, 2, 4], "steps": 15, "batch_size": 8},
-    "data": {"dataset": "tiny-ru", "image_size": 16},
-    "train": {"epochs": 3, "batch_size": 8, "log_every": 2, "max_lr": 3e-3},
-    "sampling": {"every": 4, "batch_size": 64},
-}
+# What the test fixtures change in the shipped configs/smoke.toml: their own dataset and model files.
+TEST_DATASET = "tiny-ru"
 
 
 def _config(models_dir: Path, **sections):
     from training.config import load_config, replace
 
-    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.toml")
-    merged = {k: dict(v) for k, v in TEST_OVERRIDES.items()}
-    merged["model"]["cache_dir"] = str(models_dir)
+    config = load_config("smoke")
+    merged = {"data": {"dataset": TEST_DATASET}, "model": {"cache_dir": str(models_dir)}}
     for key, values in sections.items():
         merged.setdefault(key, {}).update(values)
     return replace(config, **merged)
@@ -37,8 +29,8 @@ def _config(models_dir: Path, **sections):
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory, tiny_dataset_dir) -> Path:
     from training.dalle.data import read_examples
-    from training.tokenizer_tiny import train_tokenizer
-    from training.vae_tiny import train_vae
+    from training.tiny.tokenizer import train_tokenizer
+    from training.tiny.vae import train_vae
 
     models = tmp_path_factory.mktemp("tiny_models")
     config = _config(models)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from workbench import mask_edit
-from workbench.analytics.agreement import agreement_warning, ordinal_alpha, value_count_matrix
-from workbench.analytics.bradley_terry import ranking
-from workbench.analytics.scores import interval_from_moments
-from workbench.analytics.stopping_rule import CheckpointPoint, recommend, trade_off_flags
+from workbench.app import mask_edit
+from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha, value_count_matrix
+from workbench.app.analytics.bradley_terry import ranking
+from workbench.app.analytics.scores import interval_from_moments
+from workbench.app.analytics.stopping_rule import CheckpointPoint, recommend, trade_off_flags
 
 
 def _interval(values):

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from db.engine import read_session, write_session
 from db.models import Comparison, Decision, Mask, Rating, Sample
 
-APP = str(Path(__file__).resolve().parent.parent / "workbench" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "workbench" / "app" / "app.py")
 
 
 def start(token: str | None) -> AppTest:

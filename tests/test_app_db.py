@@ -7,20 +7,17 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from db.checkpoints import prompt_across_checkpoints
 from db.comparisons import list_outcomes, save_comparison
-from db.dashboard import (
-    checkpoint_scores,
-    list_sticker_candidates,
-    metric_series,
-    prompt_across_checkpoints,
-    score_value_counts,
-)
 from db.decisions import add_decision, latest_decision
 from db.engine import read_session, write_session
 from db.errors import InvalidScore, InvalidToken, PermissionDenied, SampleNotFound
 from db.models import Comparison, Rater, Rating, Sample
 from db.raters import add_rater, authenticate
 from db.ratings import Scores, blind_order, delete_rating, next_item, rating_progress, save_rating
+from db.runs import metric_series
+from db.scores import checkpoint_scores, score_value_counts
+from db.stickers import list_sticker_candidates
 from workbench.cli import main as cli
 
 

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from db.engine import read_session
 from db.images import get_image
 from db.models import Mask, Rating, Sample
-from workbench import mask_edit
-from workbench.remembered_login import COOKIE_NAME
+from workbench.app import mask_edit
+from workbench.app.remembered_login import COOKIE_NAME
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = [

@@ -42,7 +42,7 @@ def test_cli_refuses_unmigrated_database(tmp_path):
     import pytest
 
     from db.errors import EmojichError
-    from workbench.context import AppContext
+    from workbench.cli.context import AppContext
 
     ctx = AppContext.from_options(home=str(tmp_path), db=f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(EmojichError, match="emojich db upgrade"):

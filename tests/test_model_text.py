@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from training.config import ModelConfig
-from training.dalle.load import build_tiny_model
 from training.dalle.prompts import check_prompt, encode_prompt, encode_text
 from training.dataset.captions import caption_key, normalize_caption
 from training.dataset.split import assign_splits
+from training.tiny.model import build_tiny_model
 
 TEXTS = [
     "Ёжик в тумане",
@@ -51,7 +51,7 @@ def _rudalle_pipeline_ids(tokenizer, model, text: str) -> tuple[str, torch.Tenso
 
 @pytest.fixture(scope="module")
 def tiny_bpe(tiny_models_dir):
-    from training.tokenizer_tiny import load_tokenizer
+    from training.tiny.tokenizer import load_tokenizer
 
     return load_tokenizer(tiny_models_dir / "bpe.model")
 

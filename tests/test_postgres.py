@@ -86,13 +86,15 @@ def test_cli_db_upgrade_against_postgres(pg_url, pg_engine, capsys):
 
     downgrade(pg_url, "base")
     assert main(["--db", pg_url, "db", "upgrade"]) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    from db.migrate import head_revision
+
+    assert f"revision {head_revision()}" in capsys.readouterr().out
 
 
 def test_workbench_queries_run_on_postgres(pg_engine):
     """PostgreSQL is stricter than SQLite about GROUP BY/ORDER BY: every page query must run there too."""
-    from db import comparisons, dashboard, masks, ratings, segmentation
-    from db.seed import seed_workbench
+    from db import checkpoints, comparisons, masks, ratings, runs, scores, segmentation, stickers
+    from tests.seed import seed_workbench
 
     with write_session(pg_engine) as s:
         seeded = seed_workbench(s, checkpoints=3, prompts=4, raters=2, image_size=16, masks=2, dataset_items=4,
@@ -100,14 +102,14 @@ def test_workbench_queries_run_on_postgres(pg_engine):
     run_id, rater_id = seeded.run_id, seeded.raters["rater1"][0]
     checkpoint_id, prompt_id = seeded.checkpoint_ids[1], seeded.prompt_ids[0]
     with read_session(pg_engine) as s:
-        scores = dashboard.checkpoint_scores(s, run_id)
-        assert [c.step for c in scores] == seeded.steps and all(c.samples == 4 for c in scores)
-        assert len(dashboard.score_value_counts(s, run_id)["quality"]) == 12
-        assert dashboard.metric_series(s, run_id, max_points=10)
-        assert len(dashboard.prompt_across_checkpoints(s, run_id, prompt_id)) == 3
-        candidates = dashboard.list_sticker_candidates(s, run_id)
+        per_checkpoint = scores.checkpoint_scores(s, run_id)
+        assert [c.step for c in per_checkpoint] == seeded.steps and all(c.samples == 4 for c in per_checkpoint)
+        assert len(scores.score_value_counts(s, run_id)["quality"]) == 12
+        assert runs.metric_series(s, run_id, max_points=10)
+        assert len(checkpoints.prompt_across_checkpoints(s, run_id, prompt_id)) == 3
+        candidates = stickers.list_sticker_candidates(s, run_id)
         assert len(candidates) == 12 and candidates[0].score >= candidates[-1].score
-        assert len(dashboard.list_sticker_candidates(s, run_id, checkpoint_id=checkpoint_id, prompt_id=prompt_id)) == 1
+        assert len(stickers.list_sticker_candidates(s, run_id, checkpoint_id=checkpoint_id, prompt_id=prompt_id)) == 1
         assert ratings.rating_progress(s, rater_id) == (12, 12)
         assert len(list(ratings.iter_ratings_for_export(s, run_id))) == 24
         assert len(ratings.list_grid(s, checkpoint_id, rater_id)) == 4

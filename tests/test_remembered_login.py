@@ -1,4 +1,4 @@
-"""Remembered logins (workbench/remembered_login.py): ids, expiry, logout, token reset, deleted raters."""
+"""Remembered logins (workbench/app/remembered_login.py): ids, expiry, logout, token reset, deleted raters."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,7 @@ import threading
 from db.engine import read_session, write_session
 from db.models import Rater
 from db.raters import add_rater, reset_token
-from workbench.remembered_login import SessionStore, looks_like_session_id, restore
+from workbench.app.remembered_login import SessionStore, looks_like_session_id, restore
 
 
 def test_only_the_ids_hash_is_kept_and_lookup_finds_it():

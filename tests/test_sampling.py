@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from training.config import ModelConfig
-from training.dalle.load import build_tiny_model
 from training.dalle.loss import dalle_losses
 from training.dalle.prompts import BadPrompt, PromptTruncated, check_prompt, encode_prompt
 from training.dalle.sampler import SamplingParams, sample_codes, sample_from_logits
+from training.tiny.model import build_tiny_model
 
 
 def _model(version: str):
@@ -42,7 +42,7 @@ def test_same_seed_same_codes_whatever_the_batch():
 
 def test_same_seed_same_image(tiny_models_dir):
     from training.dalle.sampler import decode_images
-    from training.vae_tiny import load_vae
+    from training.tiny.vae import load_vae
 
     vae = load_vae(tiny_models_dir / "vae.pt")
     model = _model("v2")
@@ -97,7 +97,7 @@ def test_bad_prompts_are_refused(bad):
 
 
 def test_prompts_normalise_truncate_and_accept_latin(tiny_models_dir):
-    from training.tokenizer_tiny import load_tokenizer
+    from training.tiny.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tiny_models_dir / "bpe.model")
     assert check_prompt("  Ёжик  В ТУМАНЕ ") == "ёжик  в тумане"  # rudalle's lower().strip(), nothing more

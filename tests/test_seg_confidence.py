@@ -10,6 +10,7 @@ from scipy.ndimage import gaussian_filter
 from training.segmentation.confidence import (
     NOTHING_PASSES,
     RELEASED_GATE,
+    Gate,
     boundary_confidence,
     calibrate_threshold,
     choose_gate,
@@ -20,7 +21,6 @@ from training.segmentation.confidence import (
     scores,
     separation_auc,
 )
-from training.segmentation.model import Gate
 
 
 def _disc(size=128, radius=40, centre=(64, 64)) -> np.ndarray:

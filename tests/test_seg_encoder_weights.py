@@ -102,6 +102,6 @@ def test_migration_adds_and_drops_the_column(tmp_path):
     engine = make_engine(url)
     columns = lambda: {c["name"] for c in inspect(engine).get_columns("segmentation_rounds")}  # noqa: E731
     assert "encoder_pretrained" in columns()
-    downgrade(url, "0001")
+    downgrade(url, "0002")
     assert "encoder_pretrained" not in columns() and "plateau" in columns()
     engine.dispose()

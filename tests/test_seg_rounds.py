@@ -64,14 +64,14 @@ def test_rounds_queue_then_pseudo_label_with_fixes_in_between(
         assert (row.round, row.encoder, row.train_size, row.val_size) == (1, "resnet18", n_train, 10)
         assert 0.0 <= row.val_iou <= 1.0 and 0.0 <= row.val_dice <= 1.0
         assert row.share_accepted == 0.0 and row.gate == "mean>=1.0100" and not row.plateau
-        assert row.model_path == str(first.model_path) == latest_model_path(session)
+        assert row.model_path == "models/segmentation/round_1.pt" == latest_model_path(session)  # relative to home
         assert count_round_masks(session, 1) == {"contour": len(samples)}
         queue = list_review_queue(session, limit=100)
         assert count_review_queue(session) == len(samples)
     assert {q.sample_id for q in queue} == set(samples)
     assert all(q.source == "contour" and q.status == "needs_review" and q.round == 1 for q in queue)
-    assert all(q.confidence_mean is not None and q.confidence_boundary is not None for q in queue)
-    ordered = [(q.confidence_boundary, q.confidence_mean) for q in queue]
+    assert all(q.confidence_mean is not None and q.confidence_object is not None for q in queue)
+    ordered = [(q.confidence_object, q.confidence_mean) for q in queue]
     assert ordered == sorted(ordered)  # least confident first
 
     # a person fixes one sample (for validation), accepts another, rejects a third

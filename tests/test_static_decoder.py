@@ -12,8 +12,8 @@ import torch
 
 from training.config import ModelConfig
 from training.dalle.forward import StaticDecoder, embed, layer_masks, logits_slice, prefix_length
-from training.dalle.load import build_tiny_model
 from training.dalle.sampler import SamplingParams, sample_codes, sample_from_logits, seed_uniforms
+from training.tiny.model import build_tiny_model
 
 TEXT_VOCAB = 90
 GREEDY = SamplingParams(top_k=1, top_p=1.0, batch_size=3)

@@ -127,3 +127,39 @@ def test_cli_export(home, generated_samples, capsys):
     existing.write_text("x")
     assert main(["stickers", "export", "--checkpoint", str(generated_samples.checkpoint_id), "--out", str(existing)]) == 1
     assert "is a file; give a folder or a name ending in .zip" in capsys.readouterr().err
+
+
+def test_preview_and_export_use_the_same_effective_mask(engine, generated_samples, seg_rater, tmp_path):
+    """One rule: a person's mask wins, else the accepted U-Net mask (newest); the Stickers page previews it
+    and the export uses exactly it (the export used to re-segment instead of using the accepted mask)."""
+    from db.masks import accept_manual_mask, add_mask, effective_masks
+    from db.models import Checkpoint
+    from db.stickers import list_sticker_candidates
+
+    first, second, *rest = generated_samples.sample_ids
+    unet_mask = Image.new("L", (64, 64), 0)
+    unet_mask.paste(255, (4, 20, 60, 44))  # a wide band: landscape sticker
+    later = Image.new("L", (64, 64), 0)
+    later.paste(255, (20, 4, 44, 60))  # a tall band: portrait sticker
+    person = Image.new("L", (64, 64), 0)
+    person.paste(255, (10, 10, 30, 30))
+    with write_session(engine) as session:
+        add_mask(session, unet_mask, source="unet", status="accepted", sample_id=first, round=1)
+        add_mask(session, later, source="unet", status="accepted", sample_id=first, round=2)
+        add_mask(session, unet_mask, source="unet", status="accepted", sample_id=second, round=1)
+        accept_manual_mask(session, second, person, seg_rater)
+        add_mask(session, later, source="unet", status="accepted", sample_id=second, round=3)  # after the person
+    with read_session(engine) as session:
+        winners = effective_masks(session, [first, second])
+        run_id = session.get(Checkpoint, generated_samples.checkpoint_id).run_id
+        preview = {c.sample_id: c for c in list_sticker_candidates(session, run_id)}
+        report = export_stickers(session, [first, second], tmp_path / "s.zip", "png", model=None)
+    assert winners[first].source == "unet" and winners[second].source == "manual"
+    assert preview[first].mask_sha256 == winners[first].image_sha256 and preview[first].mask_source == "unet"
+    assert preview[second].mask_sha256 == winners[second].image_sha256 and preview[second].mask_source == "manual"
+    assert report.methods == {"manual": 1, "unet": 1, "contour": 0}
+    with zipfile.ZipFile(tmp_path / "s.zip") as archive:
+        unet_sticker = _check_sticker_bytes(archive.read(f"sample_{first}.png"))
+        manual_sticker = _check_sticker_bytes(archive.read(f"sample_{second}.png"))
+    assert unet_sticker.size[1] == SIDE and unet_sticker.size[0] < SIDE  # round 2's tall band, not round 1's
+    assert manual_sticker.size == (SIDE, SIDE)  # the person's square, not the later U-Net band

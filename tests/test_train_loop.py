@@ -34,13 +34,13 @@ def _state(engine, run_id):
         return per_ckpt, missing_images, metrics, run.status, [c.path for c in checkpoints]
 
 
-def _check_complete_run(engine, config, info):
+def _check_complete_run(engine, config, info, home):
     per_ckpt, missing, metrics, status, paths = _state(engine, info.run_id)
     assert status == "finished"
     assert info.step == info.total_steps == total_steps(config, 41) == 18
     assert list(per_ckpt) == sampling_steps(config, info.total_steps) == [0, 4, 8, 12, 16, 18]
     assert set(per_ckpt.values()) == {64} and missing == 0  # 64 samples per checkpoint, every image there
-    assert all(Path(p).is_file() for p in paths)
+    assert all(not Path(p).is_absolute() and (home / p).is_file() for p in paths)  # stored relative to the home
     assert {name for name, _ in metrics} == {"loss", "loss_text", "loss_image", "lr", "grad_norm", "samples_per_s"}
     assert sorted({step for _, step in metrics}) == [2, 4, 6, 8, 10, 12, 14, 16, 18]
     assert metrics[("loss_image", 18)] < metrics[("loss_image", 2)]  # it learns
@@ -104,7 +104,7 @@ def test_kill_during_sampling_then_resume_is_consistent(engine, db_url, train_ho
 
     # The loss continues where it stopped: same numbers as a run that was never interrupted.
     reference = train(config, train_home, engine, name="uninterrupted", progress=False)
-    expected = _check_complete_run(engine, config, reference)
+    expected = _check_complete_run(engine, config, reference, train_home)
     assert set(resumed) == set(expected)
     for key, value in expected.items():
         if key[0] != "samples_per_s":
@@ -114,13 +114,12 @@ def test_kill_during_sampling_then_resume_is_consistent(engine, db_url, train_ho
 def test_cli_train_and_generate(home, tiny_dataset_dir, tiny_models_dir, tmp_path):
     (home / "datasets").mkdir()
     (home / "datasets" / tiny_dataset_dir.name).symlink_to(tiny_dataset_dir, target_is_directory=True)
-    from tests.fixtures_training import TEST_OVERRIDES
+    from tests.fixtures_training import TEST_DATASET
 
-    sets = [f"{section}.{key}={json.dumps(value)}" for section, values in TEST_OVERRIDES.items()
-            for key, value in values.items()]
-    sets += [f"model.cache_dir={json.dumps(str(tiny_models_dir))}", "train.epochs=1", "sampling.every=100"]
+    sets = [f"data.dataset={json.dumps(TEST_DATASET)}", f"model.cache_dir={json.dumps(str(tiny_models_dir))}",
+            "train.epochs=1", "sampling.every=100"]
     exe = str(Path(sys.executable).with_name("emojich"))
-    args = [exe, "train", "--config", str(REPO / "configs" / "tiny.toml"), "--name", "cli", "--no-progress"]
+    args = [exe, "train", "--config", "smoke", "--name", "cli", "--no-progress"]
     for item in sets:
         args += ["--set", item]
     result = subprocess.run(args, capture_output=True, text=True, timeout=180)
@@ -148,9 +147,9 @@ def test_cli_train_and_generate(home, tiny_dataset_dir, tiny_models_dir, tmp_pat
 
 def test_train_tiny_pipeline_at_smoke_scale_reuses_its_models(engine, train_home):
     from training.config import load_config
-    from training.pipeline import SMOKE_OVERRIDES, train_tiny, train_tokenizer, train_vae
+    from training.tiny.pipeline import train_tiny, train_tokenizer, train_vae
 
-    config = load_config(REPO / "configs" / "tiny.toml", [*SMOKE_OVERRIDES, 'data.dataset="tiny-ru"'])
+    config = load_config("smoke", ['data.dataset="tiny-ru"', "train.max_steps=12"])
     first = train_tiny(train_home, engine, config, name="smoke-1", progress=False)
     vae, bpe = train_home / "models" / "tiny-smoke" / "vae.pt", train_home / "models" / "tiny-smoke" / "bpe.model"
     stamps = (vae.stat().st_mtime_ns, bpe.stat().st_mtime_ns)

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from training.config import ModelConfig, load_config
+from training.dalle.bundle import MissingWeights
 from training.dalle.forward import full_logits
 from training.dalle.freeze import freeze, is_frozen
-from training.dalle.load import MissingWeights, build_tiny_model, load_pretrained
+from training.dalle.load import load_pretrained
 from training.dalle.loss import dalle_losses
+from training.tiny.model import build_tiny_model
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TEXT_VOCAB = 90

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from training.config import ModelConfig
-from training.dalle.load import build_tiny_model
 from training.dalle.loss import dalle_losses
 from training.dalle.optim import make_scaler, optimizer_step
+from training.tiny.model import build_tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,6 +8,7 @@ with one `ConfigError` naming it. `config_to_dict` gives the resolved config sto
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import tomllib
 import types
 import typing
@@ -19,6 +20,11 @@ from db.errors import EmojichError
 
 class ConfigError(EmojichError):
     pass
+
+
+# Shipped as package data: tiny.toml, emojich.toml, smoke.toml and prompts/ (`configs/` at the top of the
+# source tree is a link to this folder).
+CONFIGS_DIR = Path(str(importlib.resources.files("training") / "configs"))
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ class TrainConfig:
 class SamplingConfig:
     every: int = 6000
     at_start: bool = True
-    prompts: str = "configs/prompts/eval_ru.txt"  # relative to the repository root
+    prompts: str = "eval_ru"  # a shipped prompt file by name (configs/prompts/<name>.txt) or a path
     prompt_set: str = "eval_ru"
     top_k: int = 2048
     top_p: float = 0.995
@@ -199,8 +205,38 @@ class Config:
 # ---------------------------------------------------------------- loading
 
 
+def shipped_configs() -> dict[str, Path]:
+    """The configs shipped with the package (`configs/*.toml`), by name."""
+    return {p.stem: p for p in sorted(CONFIGS_DIR.glob("*.toml"))}
+
+
+def resolve_config(value: str | Path) -> Path:
+    """A config path, or the name of a shipped config (`tiny`, `emojich`, `smoke`)."""
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path
+    shipped = shipped_configs()
+    if str(value) in shipped:
+        return shipped[str(value)]
+    if path.suffix or "/" in str(value):
+        raise ConfigError(f"config file {path} not found")
+    raise ConfigError(f"config {str(value)!r} is neither a file nor a shipped config ({', '.join(shipped)})")
+
+
+def resolve_prompt_file(value: str) -> Path:
+    """`sampling.prompts`: a shipped prompt file by name (`eval_ru`) or a path."""
+    shipped = CONFIGS_DIR / "prompts" / f"{value}.txt"
+    if "/" not in value and "\\" not in value and shipped.is_file():
+        return shipped
+    path = Path(value).expanduser()
+    if not path.exists() and path.parts[:2] == ("configs", "prompts"):  # runs stored before configs shipped
+        return CONFIGS_DIR.joinpath(*path.parts[1:])
+    return path
+
+
 def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
-    path = Path(path)
+    """Load a config by path or shipped name, apply `section.key=value` overrides, check it."""
+    path = resolve_config(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

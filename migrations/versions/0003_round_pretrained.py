@@ -1,7 +1,7 @@
 """segmentation_rounds.encoder_pretrained: whether the round's encoder started from ImageNet weights
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'  # re-chained onto main's 0002 when main was merged in
 branch_labels = None
 depends_on = None
 

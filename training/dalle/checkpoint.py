@@ -12,11 +12,12 @@ from pathlib import Path
 import torch
 
 from db.errors import CheckpointNotFound, EmojichError
+from db.home import Home
 from training.config import config_from_dict
 
 
 def checkpoint_path(home: Path, run_name: str, step: int) -> Path:
-    return Path(home) / "checkpoints" / run_name / f"step_{step}.pt"
+    return Home.resolve(home).checkpoint(run_name, step)
 
 
 def save_atomic(state: dict, path: Path) -> None:
@@ -65,7 +66,8 @@ def load_weights(model: torch.nn.Module, weights: dict) -> None:
 
 def bundle_from_checkpoint(path: Path, home: Path, device: torch.device | None = None, dwt: bool = False):
     """Rebuild the model a checkpoint file was saved from (config inside the file) and load its weights."""
-    from training.dalle.load import load_bundle, load_pretrained, resolve_device
+    from training.dalle.bundle import resolve_device
+    from training.dalle.load import load_bundle, load_pretrained
 
     state = read_checkpoint(path)
     config = config_from_dict(state["config"], origin=str(path))

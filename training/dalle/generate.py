@@ -10,7 +10,10 @@ from training.dalle.sampler import SamplingParams, decode_images, sample_codes
 DWT_SIZE = 512
 
 
-def resolve_checkpoint(engine, key: str) -> Path:
+def resolve_checkpoint(engine, key: str, home: Path | None = None) -> Path:
+    """A checkpoint file given by path, or by id (its stored path is relative to the home)."""
+    from db.home import Home
+
     path = Path(key).expanduser()
     if path.is_file():
         return path
@@ -24,9 +27,10 @@ def resolve_checkpoint(engine, key: str) -> Path:
 
     with read_session(engine) as s:
         row = get_checkpoint(s, checkpoint_id)
-    if not row.path or not Path(row.path).is_file():
-        raise EmojichError(f"checkpoint {key}'s file {row.path} is missing")
-    return Path(row.path)
+    stored = Home.resolve(home).from_stored(row.path) if row.path else None
+    if stored is None or not stored.is_file():
+        raise EmojichError(f"checkpoint {key}'s file {stored or row.path} is missing")
+    return stored
 
 
 def generate_to_folder(home: Path, engine, checkpoint: str, prompt: str, *, n: int, top_k: int, top_p: float,
@@ -36,7 +40,7 @@ def generate_to_folder(home: Path, engine, checkpoint: str, prompt: str, *, n: i
     from training.dalle.checkpoint import bundle_from_checkpoint, read_checkpoint
     from training.dalle.prompts import encode_prompts
 
-    path = resolve_checkpoint(engine, checkpoint)
+    path = resolve_checkpoint(engine, checkpoint, home)
     dwt = size == DWT_SIZE
     if dwt:
         config = config_from_dict(read_checkpoint(path)["config"])

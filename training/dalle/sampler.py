@@ -138,13 +138,3 @@ def decode_images(vae, codes: torch.Tensor, batch_size: int = 16) -> list[Image.
         array = (pixels.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).cpu().numpy()
         images += [Image.fromarray(a, "RGB") for a in array]
     return images
-
-
-def generate(bundle, prompts: list[str], seeds: list[int], params: SamplingParams, vae=None,
-             progress: bool = False, warn: bool = True) -> tuple[list[Image.Image], list[float]]:
-    """Images and perplexities for (prompt, seed) pairs."""
-    from training.dalle.prompts import encode_prompts
-
-    ids = encode_prompts(bundle.tokenizer, prompts, bundle.text_seq_length, warn=warn)
-    codes, ppl = sample_codes(bundle.model, ids, seeds, params, progress=progress)
-    return decode_images(vae or bundle.vae, codes), ppl.tolist()

@@ -21,21 +21,21 @@ from tqdm.auto import tqdm
 
 import db.runs as runs_db
 import db.samples as samples_db
-from db.engine import read_session, write_session
+from db.engine import write_session
 from db.errors import EmojichError
-from training.config import Config, config_from_dict, config_to_dict
+from db.home import Home
+from training.config import Config, config_from_dict, config_to_dict, resolve_prompt_file
 from training.dalle import checkpoint as ckpt
+from training.dalle.bundle import resolve_device
 from training.dalle.data import batch_indices, read_examples, steps_per_epoch, tokenize
 from training.dalle.forward import layer_masks
 from training.dalle.freeze import cast_frozen, freeze, trainable_state
-from training.dalle.load import load_bundle, resolve_device
+from training.dalle.load import load_bundle
 from training.dalle.loss import dalle_losses
 from training.dalle.optim import make_optimizer, make_scaler, make_scheduler, optimizer_step
 from training.dalle.prompts import encode_prompts, read_prompt_file
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
 from training.dataset.layout import dataset_dir
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class RunExists(EmojichError):
@@ -53,13 +53,6 @@ def sampling_steps(config: Config, total: int) -> list[int]:
     if sc.at_start:
         steps.add(0)
     return sorted(steps)
-
-
-def resolve_prompt_file(value: str) -> Path:
-    path = Path(value).expanduser()
-    if path.is_absolute() or path.exists():
-        return path
-    return REPO_ROOT / path
 
 
 @dataclass
@@ -99,7 +92,7 @@ def _code_version() -> str | None:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
                              text=True, timeout=5)
         return out.stdout.strip() or None
     except OSError:
@@ -110,7 +103,8 @@ def train(config: Config | None, home: Path, engine, name: str | None = None, re
           progress: bool = True, device: torch.device | None = None) -> RunInfo:
     """Run (or resume) a fine-tuning job; the runs row records running / finished / failed / interrupted."""
     if config is not None and config.model.source == "pretrained":  # fail before creating a run row
-        from training.dalle.load import check_files, pretrained_files
+        from training.dalle.bundle import check_files
+        from training.dalle.load import pretrained_files
 
         check_files(pretrained_files(config.model, Path(home)), f"ruDALL-E {config.model.name} weights")
     run_id, run_name, config, resume_step, sampled = _start_or_resume(engine, config, name, resume)
@@ -199,7 +193,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                                             top_p=sc.top_p, temperature=sc.temperature, perplexity=float(pp))
                        for pid, img, pp in zip(prompt_ids, images, ppl.tolist(), strict=True)]
                 with write_session(engine) as s:
-                    samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch, str(path), new)
+                    samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch,
+                                                          Home.resolve(home).to_stored(path), new)
                 sampled.add(step)
                 model.train()
             if step >= total:
@@ -252,8 +247,3 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
         bar.close()
         epochs_bar.close()
     return RunInfo(run_id, run_name, step, total)
-
-
-def load_run_config(engine, key: str) -> Config:
-    with read_session(engine) as s:
-        return config_from_dict(runs_db.find_run(s, key).config)

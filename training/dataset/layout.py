@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from db.errors import EmojichError, NotFound
+from db.home import Home
 from training.dataset.alpha import alpha_mask, rgba_to_rgb, white_share
 
 SUBDIRS = ("rgba", "rgb", "mask")
@@ -37,9 +38,7 @@ class ItemRecord:
 
 
 def dataset_dir(home: Path, name: str) -> Path:
-    if not name or "/" in name or name in (".", ".."):
-        raise EmojichError(f"invalid dataset name {name!r}")
-    return Path(home) / "datasets" / name
+    return Home.resolve(home).dataset(name)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -14,7 +14,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 NOTO_COLOR_EMOJI = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 NOTO_BITMAP_SIZE = 109
-NOTO_LICENSE = "images Apache-2.0, font OFL-1.1 (Noto Color Emoji, Google)"
 
 
 class NotoRenderer:

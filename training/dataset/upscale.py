@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from db.errors import EmojichError
+from db.home import Home
 
 UPSCALERS = ("lanczos", "realesrgan")
 REALESRGAN_FILE = Path("x4") / "RealESRGAN_x4.pth"
@@ -27,7 +28,7 @@ class UnknownUpscaler(EmojichError):
 
 
 def default_cache_dir(home: Path) -> Path:
-    return Path(home) / "models" / "rudalle"
+    return Home.resolve(home).rudalle_cache
 
 
 def realesrgan_weights(cache_dir: Path) -> Path:

@@ -26,7 +26,20 @@ import numpy as np
 from scipy.ndimage import binary_fill_holes
 from scipy.stats import mannwhitneyu
 
-from training.segmentation.model import Gate
+
+@dataclass(frozen=True)
+class Gate:
+    """Which confidence score decides U-Net vs contour fallback, and its threshold."""
+
+    score: str = "mean"  # "mean" (the released code's) or "object" (see confidence.py)
+    threshold: float = 0.99
+
+    def passes(self, scores: dict[str, float]) -> bool:
+        return scores[self.score] >= self.threshold
+
+    def describe(self) -> str:
+        return f"{self.score}>={self.threshold:.4f}"
+
 
 RELEASED_GATE = Gate("mean", 0.99)
 NOTHING_PASSES = Gate("mean", 1.01)  # when every validation mask is bad
@@ -77,7 +90,7 @@ def percentile_confidence(p: np.ndarray, q: float = 1.0) -> float:
 
 def scores(p: np.ndarray) -> dict[str, float]:
     """The two scores stored with every U-Net mask (the masks table keeps "object" in its
-    confidence_boundary column)."""
+    confidence_object column)."""
     return {"mean": mean_confidence(p), "object": object_confidence(p)}
 
 

@@ -75,10 +75,6 @@ class PairSet:
         )
 
 
-def normalise(images_uint8: torch.Tensor) -> torch.Tensor:
-    return (images_uint8.float() / 255.0 - _MEAN) / _STD
-
-
 def augment(images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Cheap batch augmentation for float images in 0..1 (N, 3, S, S) and their masks:
     horizontal flips, colour channel shuffles (new palettes, same shapes), and shrinking the

@@ -50,7 +50,7 @@ class Segmentation:
     mask: np.ndarray  # bool, True = opaque
     method: str  # "unet" or "contour"
     confidence_mean: float | None  # the U-Net's scores (None when no model was used)
-    confidence_object: float | None  # stored in the masks table's confidence_boundary column
+    confidence_object: float | None
     unet_mask: np.ndarray | None = None
 
 

@@ -27,6 +27,7 @@ with warnings.catch_warnings():
     import segmentation_models_pytorch as smp
 
 from db.errors import EmojichError
+from training.segmentation.confidence import Gate
 
 DEFAULT_ENCODER = "efficientnet-b7"  # the report's encoder (the released code used efficientnet-b5)
 SMALL_ENCODER = "resnet18"  # tests and the CPU demo: fastest to train on 2 cores among those measured
@@ -134,20 +135,6 @@ def build_model(config: SegModelConfig, *, pretrained: bool = True) -> nn.Module
     """A U-Net for `config`; ImageNet encoder weights only if cached (never downloaded)."""
     weights = cached_encoder_weights(config.encoder) if pretrained else None
     return builder_for(config.encoder)(config.decoder_channels, weights)
-
-
-@dataclass(frozen=True)
-class Gate:
-    """Which confidence score decides U-Net vs contour fallback, and its threshold."""
-
-    score: str = "mean"  # "mean" (the released code's) or "object" (see confidence.py)
-    threshold: float = 0.99
-
-    def passes(self, scores: dict[str, float]) -> bool:
-        return scores[self.score] >= self.threshold
-
-    def describe(self) -> str:
-        return f"{self.score}>={self.threshold:.4f}"
 
 
 @dataclass

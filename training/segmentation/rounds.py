@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from db.engine import read_session, write_session
 from db.errors import EmojichError
+from db.home import Home
 from db.images import get_image, to_png_bytes
 from db.masks import add_mask
 from db.segmentation import (
@@ -38,6 +39,7 @@ from db.segmentation import (
     list_validation_masks,
     next_round_number,
 )
+from training.dataset.layout import dataset_dir
 from training.segmentation.confidence import GATE_MODES, GateChoice, choose_gate
 from training.segmentation.contour import ContourParams
 from training.segmentation.data import PairSet, to_rgb_on_white
@@ -64,7 +66,7 @@ class NoTrainingData(EmojichError):
 
 
 def model_dir(home: Path) -> Path:
-    return Path(home) / "models" / "segmentation"
+    return Home.resolve(home).segmentation_models
 
 
 @dataclass
@@ -126,7 +128,7 @@ def _load_pairs(session, home: Path, records: list[TrainingMask]) -> tuple[list[
         if record.sample_id is not None:
             rgb = to_rgb_on_white(get_image(session, record.sample_image_sha256))
         else:
-            path = Path(home) / "datasets" / record.dataset / "rgb" / record.file
+            path = dataset_dir(home, record.dataset) / "rgb" / record.file
             try:
                 with Image.open(path) as image:
                     rgb = to_rgb_on_white(image)
@@ -140,16 +142,17 @@ def _load_pairs(session, home: Path, records: list[TrainingMask]) -> tuple[list[
     return rgbs, masks
 
 
-def _start_model(config, from_previous: bool, previous, notes: list[str], on_note: Callable[[str], None] | None):
+def _start_model(config, from_previous: bool, previous_path: str | None, previous_pretrained: bool | None,
+                 notes: list[str], on_note: Callable[[str], None] | None):
     """(model, where it started, whether its encoder started from ImageNet weights)."""
-    if from_previous and previous is not None:
+    if from_previous and previous_path:
         try:
-            loaded = load_model(Path(previous.model_path))
+            loaded = load_model(Path(previous_path))
         except ModelFileError as exc:
             notes.append(f"previous model unusable ({exc}); training from scratch")
         else:
             if loaded.config == config:
-                return loaded.model, str(previous.model_path), previous.encoder_pretrained
+                return loaded.model, str(previous_path), previous_pretrained
             notes.append(f"previous model is {loaded.config}; training {config} from scratch")
     weights = encoder_weights(config.encoder)
     if not weights.pretrained and on_note is not None:
@@ -204,8 +207,11 @@ def run_round(
         val_rgbs, val_masks = _load_pairs(session, home, val_records)
         undecided = list_undecided_samples(session)
     previous = next((r for r in reversed(earlier) if r.model_path), None)
+    previous_path = None if previous is None else str(Home.resolve(home).from_stored(previous.model_path))
+    previous_pretrained = None if previous is None else previous.encoder_pretrained
 
-    model, started_from, pretrained = _start_model(config, from_previous, previous, notes, on_note)
+    model, started_from, pretrained = _start_model(config, from_previous, previous_path, previous_pretrained, notes,
+                                                   on_note)
     report = train_unet(
         model, PairSet.from_arrays(train_rgbs, train_masks, image_size), train_cfg, device=device, progress=progress
     )
@@ -217,7 +223,7 @@ def run_round(
     )
     if fixed_gate is not None:
         gate = GateChoice(fixed_gate, gate.auc, "fixed by the caller")
-    path = save_model(model_dir(home) / f"round_{number}.pt", model, config, gate.gate, number)
+    path = save_model(Home.resolve(home).segmentation_model(number), model, config, gate.gate, number)
     loaded = LoadedModel(model, config, gate.gate, number, path)
 
     new_masks: list[tuple[int, bytes, str, float | None, float | None]] = []
@@ -247,7 +253,7 @@ def run_round(
                 status="accepted" if method == "unet" else "needs_review",
                 round=number,
                 confidence_mean=mean,
-                confidence_boundary=second,  # the column holds the second score (object)
+                confidence_object=second,
             )
         add_segmentation_round(
             session,
@@ -261,7 +267,7 @@ def run_round(
             share_accepted=accepted / len(new_masks) if new_masks else None,
             gate=gate.gate.describe(),
             plateau=plateau,
-            model_path=str(path),
+            model_path=Home.resolve(home).to_stored(path),
             encoder_pretrained=pretrained,
         )
     if not val_records:

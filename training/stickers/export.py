@@ -123,23 +123,26 @@ def _manifest(report: ExportReport, resolution: Resolution, fmt: str, details: S
 
 def export_stickers(
     session: Session, sample_ids: Sequence[int], out: Path, fmt: str = "png", *, model="latest", device: str = "cpu",
-    upscale: str = "auto", cache_dir: Path | None = None, resolution: Resolution | None = None,
+    home: Path | None = None, upscale: str = "auto", cache_dir: Path | None = None,
+    resolution: Resolution | None = None,
 ) -> ExportReport:
     """Stickers for generated samples: a person's accepted mask where there is one, else the
     U-Net (`model`: a LoadedModel, None for the contour method alone, or "latest": the latest
     round's model, the contour method before round 1) with its gate and contour fallback.
     Samples rejected in mask review, and samples whose mask comes out empty, are skipped.
     512 px: `upscale` (auto | realesrgan | lanczos) with Real-ESRGAN's weights looked for in `cache_dir`
-    (`<home>/models/rudalle`), on `device`; or a ready `resolution`."""
+    (default: the home's rudalle cache, `<home>/models/rudalle`), on `device`; or a ready `resolution`."""
+    from db.home import Home
     from db.segmentation import latest_model_path
     from training.segmentation.model import load_model
     from training.stickers.from_samples import segment_samples
 
     check_out(out)
+    cache_dir = Home.resolve(home).rudalle_cache if cache_dir is None else cache_dir
     resolution = resolution or make_resolution(upscale, cache_dir, device)  # missing weights fail before work
     if model == "latest":
         path = latest_model_path(session)
-        model = load_model(Path(path), device) if path else None
+        model = load_model(Home.resolve(home).from_stored(path), device) if path else None
     segmented, skipped = segment_samples(session, sample_ids, model, device)
     items, details, methods = [], [], {"manual": 0, "unet": 0, "contour": 0}
     for item in segmented:

@@ -1,0 +1,1 @@
+"""The Streamlit workbench: the app entry (app.py), pages, components, analytics, mask editing, login."""

@@ -1,0 +1,103 @@
+"""When to stop fine-tuning: the earliest checkpoint within one standard error of the best.
+
+The combined score of a rating is the mean of its three criteria (generality, emoji style,
+quality). Checkpoints are compared by their mean combined score; the one-standard-error rule
+prefers the earliest (least fine-tuned, so most general) checkpoint that is statistically as
+good as the best. Separately, a checkpoint is flagged where generality falls by more than one
+standard error of the difference while emoji style still rises: the report's trade-off.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from workbench.app.analytics.scores import Interval
+
+RULE = (
+    "Recommended = the earliest checkpoint whose mean combined score (the mean of generality, emoji "
+    "style and quality, averaged per sample over its raters) is within one standard error (over "
+    "samples) of the best checkpoint's mean (≥ best mean − best SE). A ⚠ flag marks a checkpoint "
+    "where generality fell by more than one standard error of the difference since the previous "
+    "checkpoint while emoji style still rose."
+)
+
+
+@dataclass(frozen=True)
+class CheckpointPoint:
+    checkpoint_id: int
+    step: int
+    combined: Interval
+    criteria: Mapping[str, Interval]
+
+
+@dataclass(frozen=True)
+class TradeOffFlag:
+    step: int
+    checkpoint_id: int
+    generality_from: float
+    generality_to: float
+    style_from: float
+    style_to: float
+
+    def describe(self) -> str:
+        return (
+            f"step {self.step}: generality fell {self.generality_from:.2f} → {self.generality_to:.2f} "
+            f"while emoji style rose {self.style_from:.2f} → {self.style_to:.2f}"
+        )
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    checkpoint_id: int
+    step: int
+    best_checkpoint_id: int
+    best_step: int
+    best_mean: float
+    best_se: float
+    threshold: float
+    flags: tuple[TradeOffFlag, ...]
+
+    def explain(self) -> str:
+        same = self.step == self.best_step
+        return (
+            f"Best combined mean {self.best_mean:.2f} ± {self.best_se:.2f} (SE) at step {self.best_step}; "
+            f"threshold {self.threshold:.2f}; "
+            + (
+                f"step {self.step} is the best itself and no earlier checkpoint reaches the threshold."
+                if same
+                else f"step {self.step} is the earliest checkpoint at or above it."
+            )
+        )
+
+
+def trade_off_flags(points: Sequence[CheckpointPoint]) -> tuple[TradeOffFlag, ...]:
+    flags = []
+    ordered = sorted(points, key=lambda p: p.step)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        g0, g1 = before.criteria["generality"], after.criteria["generality"]
+        s0, s1 = before.criteria["emoji_style"], after.criteria["emoji_style"]
+        se_diff = math.sqrt(g0.se**2 + g1.se**2)
+        if g1.mean - g0.mean < -se_diff and s1.mean > s0.mean:
+            flags.append(TradeOffFlag(after.step, after.checkpoint_id, g0.mean, g1.mean, s0.mean, s1.mean))
+    return tuple(flags)
+
+
+def recommend(points: Sequence[CheckpointPoint]) -> Recommendation | None:
+    """Apply the rule (see RULE); None when no checkpoint has ratings with a finite SE."""
+    usable = sorted((p for p in points if math.isfinite(p.combined.se)), key=lambda p: p.step)
+    if not usable:
+        return None
+    best = max(usable, key=lambda p: (p.combined.mean, -p.step))
+    threshold = best.combined.mean - best.combined.se
+    chosen = next(p for p in usable if p.combined.mean >= threshold)
+    return Recommendation(
+        checkpoint_id=chosen.checkpoint_id,
+        step=chosen.step,
+        best_checkpoint_id=best.checkpoint_id,
+        best_step=best.step,
+        best_mean=best.combined.mean,
+        best_se=best.combined.se,
+        threshold=threshold,
+        flags=trade_off_flags(usable),
+    )

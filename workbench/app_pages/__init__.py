@@ -1,1 +1,0 @@
-"""The workbench's pages, run by workbench/app.py through st.navigation (not auto-discovered)."""

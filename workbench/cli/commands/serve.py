@@ -1,0 +1,45 @@
+"""`emojich workbench`: run the Streamlit app (workbench/app/app.py) against the configured database."""
+from __future__ import annotations
+
+import importlib.resources
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+APP = Path(importlib.resources.files("workbench.app") / "app.py")
+
+
+def workbench(
+    ctx: typer.Context,
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to serve on."),
+    db: str = typer.Option(None, "--db", help="SQLAlchemy URL (overrides the global --db / EMOJICH_DB)."),
+    headless: bool = typer.Option(False, "--headless", help="Do not open a browser; print the URL only."),
+    address: str = typer.Option("localhost", "--address", help="Interface to listen on."),
+) -> None:
+    """Serve the workbench: rating, comparison, dashboard, masks, stickers, dataset."""
+    from workbench.cli.context import AppContext
+
+    context = AppContext(home=ctx.obj.home, db_url=db or ctx.obj.db_url)
+    context.engine.dispose()  # fails with one clear line if the database is not migrated
+    env = {**os.environ, "EMOJICH_DB": context.db_url, "EMOJICH_HOME": str(context.home)}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(port), "--server.address", address,
+        "--server.headless", "true" if headless else "false",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "minimal",
+    ]
+    from db.migrate import display_url
+
+    typer.echo(f"workbench on http://{address}:{port} (database {display_url(context.db_url)}); Ctrl+C stops it",
+               err=True)
+    sys.stdout.flush()
+    # Become the Streamlit server (no child left behind when this process is stopped).
+    os.execve(sys.executable, command, env)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("workbench")(workbench)
