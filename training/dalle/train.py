@@ -22,6 +22,7 @@ import db.runs as runs_db
 import db.samples as samples_db
 from db.engine import read_session, write_session
 from db.errors import EmojichError
+from training.captioner.score import score_after_checkpoint
 from training.config import Config, config_from_dict, config_to_dict
 from training.dalle import checkpoint as ckpt
 from training.dalle.data import batch_indices, read_examples, steps_per_epoch, tokenize
@@ -196,6 +197,7 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                 with write_session(engine) as s:
                     samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch, str(path), new)
                 sampled.add(step)
+                score_after_checkpoint(home, engine, run_id, config, device)  # caption loss, when a captioner fits
                 model.train()
             if step >= total:
                 break

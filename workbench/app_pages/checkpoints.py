@@ -26,6 +26,7 @@ from db.samples import get_checkpoint
 from workbench.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
 from workbench.analytics.scores import interval_from_moments
 from workbench.analytics.stopping_rule import RULE, CheckpointPoint, recommend
+from workbench.app_pages import automatic_scores_section
 from workbench.app_pages import shared
 
 NAMES = {"generality": "generality", "emoji_style": "emoji style", "quality": "quality", "combined": "combined"}
@@ -114,6 +115,7 @@ layers = [band, line]
 if recommendation is not None:
     layers.append(alt.Chart(pd.DataFrame({"step": [recommendation.step]})).mark_rule(strokeDash=[4, 4]).encode(x="step:Q"))
 st.altair_chart(alt.layer(*layers), width="stretch")
+automatic_scores_section.render(run_id, rater)  # admins: caption loss and perplexity against the ratings
 
 st.subheader("Agreement between raters (Krippendorff's α, ordinal)")
 alphas = alphas_query(run_id)
