@@ -46,6 +46,13 @@ class CaptionKit:
 
 @pytest.fixture(scope="session")
 def caption_kit(tmp_path_factory, migrated_template) -> CaptionKit:
+    from training.captioner.train import torch_threads
+
+    with torch_threads(1):  # tiny tensors: a second thread only waits for the other jobs on a shared CPU
+        return _build_kit(tmp_path_factory.mktemp("caption_kit"), migrated_template)
+
+
+def _build_kit(home: Path, migrated_template: Path) -> CaptionKit:
     from db.engine import make_engine
     from training.captioner.stage import captioner_config_for_run
     from training.captioner.train import train_captioner
@@ -53,7 +60,6 @@ def caption_kit(tmp_path_factory, migrated_template) -> CaptionKit:
     from training.dataset import build_noto_dataset
     from training.pipeline import SMOKE_OVERRIDES, train_tokenizer, train_vae
 
-    home = tmp_path_factory.mktemp("caption_kit")
     emoji = tuple(e for family in FAMILIES for e in family.split())
     report = build_noto_dataset(home, name=DATASET, size=32, val_size=VAL_SIZE, emoji=emoji, workers=1)
     assert report.images == len(emoji), report.summary()
@@ -105,7 +111,13 @@ def add_sample_run(engine, kit: CaptionKit, name: str = "kit-run", checkpoints: 
 
     from db.engine import write_session
     from db.runs import add_run
-    from db.samples import NewSample, add_checkpoint_with_samples, ensure_prompt_set, list_prompts, list_samples
+    from db.samples import (
+        NewSample,
+        add_checkpoint_with_samples,
+        ensure_prompt_set,
+        list_prompts,
+        list_samples,
+    )
     from training.config import config_to_dict
     from training.dataset.layout import read_metadata
 

@@ -16,6 +16,16 @@ from training.captioner.model import caption_losses, reversed_masks
 from training.config import ModelConfig
 from training.dalle.load import build_tiny_model
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one torch thread (a second one only waits for the other jobs on a shared CPU)."""
+    from training.captioner.train import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
 # ---------------------------------------------------------------- the model
 
 

@@ -46,6 +46,7 @@ class CaptionerTrainConfig:
     log_every: int = 20
     seed: int = 0
     device: str = "auto"
+    threads: int = 0  # torch CPU threads while training (0: leave torch's default); 1 is fastest on a busy CPU
     eval_others: int = 8  # held-out check: each caption is also scored on this many other held-out images
     eval_batch_size: int = 128
 
@@ -65,6 +66,7 @@ class CaptionerTrainConfig:
         _at_least("train.log_every", self.log_every, 1)
         _at_least("train.seed", self.seed, 0)
         _one_of("train.device", self.device, ("auto", "cpu", "cuda"))
+        _at_least("train.threads", self.threads, 0)
         _at_least("train.eval_others", self.eval_others, 1)
         _at_least("train.eval_batch_size", self.eval_batch_size, 1)
 

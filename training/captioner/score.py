@@ -16,7 +16,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from db.captioners import caption_loss_counts, clear_caption_losses, latest_captioner, set_caption_losses, unscored_samples
+from db.captioners import (
+    caption_loss_counts,
+    clear_caption_losses,
+    latest_captioner,
+    set_caption_losses,
+    unscored_samples,
+)
 from db.engine import read_session, write_session
 from db.errors import EmojichError
 from db.runs import find_run

@@ -24,7 +24,14 @@ from db.captioners import CaptionerExists, add_captioner, get_captioner_by_name
 from db.engine import read_session, write_session
 from db.runs import list_runs
 from training.captioner.config import CaptionerConfig, captioner_config_to_dict
-from training.captioner.load import Captioner, build_base, captioner_dir, relative_to_home, save_captioner, token_files
+from training.captioner.load import (
+    Captioner,
+    build_base,
+    captioner_dir,
+    relative_to_home,
+    save_captioner,
+    token_files,
+)
 from training.captioner.model import training_loss
 from training.config import ConfigError, config_from_dict
 from training.dalle.data import DatasetMissing, batch_indices, read_examples, tokenize
@@ -116,11 +123,29 @@ def runs_scored_by(session, home: Path, files: tuple[str, str]) -> list[int]:
     return ids
 
 
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch's CPU thread count set to `n` inside the block (0: unchanged), restored after."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_captioner(config: CaptionerConfig, home: Path, engine, name: str | None = None, progress: bool = True,
                     device: torch.device | None = None) -> CaptionerReport:
+    with torch_threads(config.train.threads):
+        return _train_captioner(config, Path(home), engine, name, progress, device)
+
+
+def _train_captioner(config: CaptionerConfig, home: Path, engine, name: str | None, progress: bool,
+                     device: torch.device | None) -> CaptionerReport:
     from training.dalle.train import _code_version
 
-    home, tc = Path(home), config.train
+    tc = config.train
     name = name or f"{config.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     with read_session(engine) as s:
         if get_captioner_by_name(s, name) is not None:

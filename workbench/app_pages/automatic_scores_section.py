@@ -27,6 +27,7 @@ class Analysis:
     samples: int
     with_caption_loss: int
     rated: int
+    rated_checkpoints: int
     series: list[dict]  # rows of the figure: step, panel, series, mean, low, high, n
     correlations: list[auto.Correlation]
     sentence: str
@@ -44,7 +45,7 @@ def analyse(rows) -> Analysis:
         series.append(_point(step, "criteria", auto.NAMES[criterion], iv, low=1.0, high=5.0))
     found = auto.correlations(rows)
     return Analysis(len(rows), sum(r.caption_loss is not None for r in rows), sum(r.ratings > 0 for r in rows),
-                    series, found, auto.summary_sentence(found))
+                    len({r.checkpoint_id for r in rows if r.ratings}), series, found, auto.summary_sentence(found))
 
 
 def _criterion_intervals(rows):
@@ -124,3 +125,6 @@ def render(run_id: int, rater: shared.CurrentRater) -> None:
         st.caption("Spearman's ρ with a 95 % percentile-bootstrap interval (scipy), per sample over the rated "
                    "samples and per checkpoint over the rated checkpoints' means.")
         st.dataframe(_table(analysis.correlations), hide_index=True)
+    if analysis.rated_checkpoints < auto.MIN_POINTS:
+        st.caption(f"Per checkpoint: needs at least {auto.MIN_POINTS} rated checkpoints; this run has "
+                   f"{analysis.rated_checkpoints}.")

@@ -26,8 +26,7 @@ from db.samples import get_checkpoint
 from workbench.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
 from workbench.analytics.scores import interval_from_moments
 from workbench.analytics.stopping_rule import RULE, CheckpointPoint, recommend
-from workbench.app_pages import automatic_scores_section
-from workbench.app_pages import shared
+from workbench.app_pages import automatic_scores_section, shared
 
 NAMES = {"generality": "generality", "emoji_style": "emoji style", "quality": "quality", "combined": "combined"}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#444444"]
