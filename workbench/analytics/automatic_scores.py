@@ -48,6 +48,11 @@ class Correlation:
     def excludes_zero(self) -> bool:
         return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
 
+    @property
+    def surely(self) -> float:
+        """How strong |ρ| is at least, at 95 %: the interval's end nearest zero (0 when it spans zero)."""
+        return min(abs(self.low), abs(self.high)) if self.excludes_zero else 0.0
+
 
 def _rank_pearson(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     """Spearman's ρ along `axis` (Pearson on average ranks, as `scipy.stats.spearmanr`), vectorised."""
@@ -151,7 +156,9 @@ def _fmt(value: float) -> str:
 
 
 def summary_sentence(found: Sequence[Correlation]) -> str:
-    """One sentence: which automatic score tracks which criterion on this run and how strongly, or that none does."""
+    """One sentence: which automatic score tracks which criterion on this run and how strongly, or that none
+    does. "Tracks" means the 95 % interval excludes zero; the one named is the surest (the largest |ρ| that
+    its interval still guarantees), so a wide per-checkpoint interval over a few points does not win on ρ alone."""
     if not found:
         return (f"Not enough data to say whether an automatic score tracks the ratings: it needs at least "
                 f"{MIN_POINTS} rated samples with automatic scores (and {MIN_POINTS} rated checkpoints per checkpoint).")
@@ -161,7 +168,7 @@ def summary_sentence(found: Sequence[Correlation]) -> str:
         sizes = ", ".join(f"{n} {'samples' if level == 'sample' else 'checkpoints'}" for level, n in levels.items())
         return (f"No automatic score tracks any criterion on this run: every 95 % interval of Spearman's ρ "
                 f"includes zero ({sizes}).")
-    best = max(tracking, key=lambda c: (abs(c.rho), c.level == "checkpoint"))
+    best = max(tracking, key=lambda c: (c.surely, abs(c.rho)))
     unit = "samples" if best.level == "sample" else "checkpoints"
     way = ("lower score where raters score higher, the useful direction" if best.rho < 0 else
            "but the wrong way round: higher score where raters score higher")

@@ -20,6 +20,9 @@ from workbench.analytics.scores import interval_from_moments
 from workbench.app_pages import shared
 
 PANELS = {"criteria": "human criteria (1–5)", "caption_loss": "caption loss (nats)", "perplexity": "perplexity"}
+# the criteria keep the Checkpoints chart's colours
+COLOURS = {"generality": "#1f77b4", "emoji style": "#ff7f0e", "quality": "#2ca02c", "caption loss": "#9467bd",
+           "perplexity": "#8c564b"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _figure(series: list[dict]):
     frame = pd.DataFrame(series)
     base = alt.Chart(frame).encode(
         x=alt.X("step:Q", title="iteration", axis=alt.Axis(format=",d")),
-        color=alt.Color("series:N", title=None),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=list(COLOURS), range=list(COLOURS.values()))),
     )
     band = base.mark_area(opacity=0.15).encode(y=alt.Y("low:Q", title=None, scale=alt.Scale(zero=False)), y2="high:Q")
     line = base.mark_line(point=True).encode(
@@ -88,7 +91,7 @@ def _figure(series: list[dict]):
                  alt.Tooltip("high:Q", format=".3f"), "n"],
     )
     return (alt.layer(band, line, data=frame)
-            .properties(height=150)
+            .properties(height=150, width=640)
             .facet(row=alt.Row("panel:N", title=None, sort=list(PANELS.values())))
             .resolve_scale(y="independent"))
 
