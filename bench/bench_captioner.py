@@ -6,6 +6,8 @@
 Training step: the captioner objective (mean CE over caption tokens given the image), AdamW (tiny) or
 AdamW8bit with the feed-forward frozen (full, configs/captioner.toml), clip 1.0, bf16 autocast on CUDA.
 Scoring: `caption_losses` without gradients at the scoring batch, in pairs/s (the VAE encode is not timed).
+`cpu_s_per_step` (process CPU time) is what one idle core would take with `--threads 1`: on a shared machine
+the wall time mostly measures the other jobs.
 """
 from __future__ import annotations
 
@@ -96,11 +98,12 @@ def main() -> None:
     synchronize(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         loss = step()
     synchronize(device)
     train_s = (time.perf_counter() - started) / args.steps
+    train_cpu_s = (time.process_time() - cpu_started) / args.steps  # ≈ wall time on an idle core (1 thread)
     peak_train = torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None
 
     model.eval()
@@ -119,6 +122,7 @@ def main() -> None:
         "size": args.size, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(), "params_M": round(report.total / 1e6, 2),
         "trainable_M": round(report.trainable / 1e6, 2), "batch": batch, "s_per_step": round(train_s, 4),
+        "cpu_s_per_step": round(train_cpu_s, 4),
         "train_pairs_per_s": round(batch / train_s, 1), "loss": round(float(loss), 3),
         "score_batch": score_batch, "score_pairs_per_s": round(score_batch / score_s, 1),
         "seconds_for_300_steps": round(300 * train_s, 1),

@@ -211,3 +211,46 @@ def test_caption_loss_migration_keeps_ratings_on_sqlite(tmp_path):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM ratings").scalar() == ratings
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_caption_loss_queries_on_postgres(pg_url):
+    from db.automatic_scores import run_sample_scores, scores_version
+    from db.captioners import (
+        add_captioner,
+        caption_loss_counts,
+        latest_captioner,
+        set_caption_losses,
+        unscored_samples,
+    )
+    from db.engine import make_engine, read_session, write_session
+    from db.migrate import downgrade, upgrade
+    from db.seed import seed_workbench
+
+    downgrade(pg_url, "base")
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        with write_session(engine) as s:
+            seeded = seed_workbench(s, checkpoints=3, prompts=4, raters=2, image_size=16, masks=0, dataset_items=0,
+                                    comparisons_per_rater=0)
+        with read_session(engine) as s:
+            version = scores_version(s, seeded.run_id)
+            pending = unscored_samples(s, seeded.run_id, limit=5)
+        assert len(pending) == 5 and pending[0].png.startswith(b"\x89PNG")
+        with write_session(engine) as s:
+            set_caption_losses(s, {p.sample_id: 2.5 for p in pending})
+        with read_session(engine) as s:
+            assert caption_loss_counts(s, seeded.run_id) == (5, 12)
+            assert scores_version(s, seeded.run_id) != version
+            rows = run_sample_scores(s, seeded.run_id)
+        assert len(rows) == 12 and sum(r.caption_loss == 2.5 for r in rows) == 5 and all(r.ratings == 2 for r in rows)
+        fields = dict(config={}, path="models/captioner/c.pt", vae_file="v", tokenizer_file="t", dataset="d",
+                      train_pairs=1, val_pairs=0, steps=1, seconds=1.0)
+        with write_session(engine) as s:
+            _, cleared = add_captioner(s, stale_run_ids=[seeded.run_id], name="c", **fields)
+        assert cleared == 5
+        with read_session(engine) as s:
+            assert caption_loss_counts(s, seeded.run_id) == (0, 12) and latest_captioner(s, "v", "t").name == "c"
+    finally:
+        engine.dispose()
