@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,13 +110,15 @@ class Captioner:
 
     @torch.no_grad()
     def losses(self, codes: torch.Tensor, text_ids: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
-        """Caption loss [N] of each (image tokens, text ids) pair."""
+        """Caption loss [N] of each (image tokens, text ids) pair (bf16 autocast on CUDA, fp32 on the CPU)."""
         was_training = self.model.training
         self.model.eval()
+        cuda = self.device.type == "cuda"
         try:
-            out = [caption_losses(self.model, codes[s:s + batch_size].to(self.device),
-                                  text_ids[s:s + batch_size].to(self.device), self.masks).float().cpu()
-                   for s in range(0, len(codes), batch_size)]
+            with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext():
+                out = [caption_losses(self.model, codes[s:s + batch_size].to(self.device),
+                                      text_ids[s:s + batch_size].to(self.device), self.masks).float().cpu()
+                       for s in range(0, len(codes), batch_size)]
         finally:
             self.model.train(was_training)
         return torch.cat(out) if out else torch.empty(0)

@@ -56,19 +56,19 @@ class HeldOut:
 
 @torch.no_grad()
 def held_out_check(captioner: Captioner, codes: torch.Tensor, text_ids: torch.Tensor, others: int = 8,
-                   seed: int = 0) -> HeldOut | None:
+                   seed: int = 0, batch_size: int = 128) -> HeldOut | None:
     """Score every caption on its own image and on `others` other images (fixed seeded offsets);
     an image whose caption is the same (skin-tone variants) is not "other" and is left out."""
     n = len(codes)
     if n < 2:
         return None
-    own = captioner.losses(codes, text_ids)
+    own = captioner.losses(codes, text_ids, batch_size)
     offsets = torch.randperm(n - 1, generator=torch.Generator().manual_seed(seed))[: min(others, n - 1)] + 1
     other_sum, lower, compared = 0.0, 0, 0
     for offset in offsets.tolist():
         other_codes = codes.roll(-offset, dims=0)  # row i: image (i + offset) mod n
         distinct = (text_ids != text_ids.roll(-offset, dims=0)).any(dim=1)
-        loss = captioner.losses(other_codes, text_ids)[distinct]
+        loss = captioner.losses(other_codes, text_ids, batch_size)[distinct]
         other_sum += float(loss.sum())
         lower += int((own[distinct] < loss).sum())
         compared += int(distinct.sum())
@@ -193,7 +193,7 @@ def _train_captioner(config: CaptionerConfig, home: Path, engine, name: str | No
     model.eval()
 
     held_out = None if val_data is None else held_out_check(
-        captioner, val_data.image_codes, val_data.text_ids, tc.eval_others, tc.seed)
+        captioner, val_data.image_codes, val_data.text_ids, tc.eval_others, tc.seed, tc.eval_batch_size)
     path = captioner_dir(home) / f"{name}.pt"
     save_captioner(captioner, path, tc.steps)
     files = token_files(config.model, home)
