@@ -8,7 +8,8 @@
 #    AdamW8bit, clip 1.0, bf16 autocast) at batch 2: samples/s, tokens/s, peak GPU memory, MFU;
 #    (then again with per-layer activation checkpointing, the low-memory option);
 # 2. the 64-prompt evaluation (KV-cache sampler, top-k 2048, top-p 0.995, + Sber VAE decode at 256 px),
-#    sampler batch 16 (the report's) and 64: seconds and images/s.
+#    sampler batch 16 (the report's) and 64: seconds and images/s;
+# 3. the Malevich-size captioner (Caption Loss): training step at batch 8 (feed-forward frozen), scoring pairs/s.
 # Python: .venv/bin/python when `make setup` built it with CUDA; otherwise python3 plus the packages that
 # bench/pack_gpu_deps.sh copied into .gpu_deps/ (run it here first; carry .gpu_deps to the GPU machine).
 set -euo pipefail
@@ -25,3 +26,4 @@ timeout 300 $PY -u bench/graph_equal.py --size full --batch 64 || echo "graph_eq
 timeout 150 $PY -u bench/bench_train.py --size full --batch 2 --steps 20 --warmup 4
 timeout 120 $PY -u bench/bench_train.py --size full --batch 2 --steps 10 --warmup 3 --checkpointing
 timeout 200 $PY -u bench/bench_generate.py --size full --batch 64 16
+timeout 120 $PY -u bench/bench_captioner.py --size full --steps 10 --warmup 3   # Caption Loss (unmeasured so far)

@@ -17,6 +17,7 @@ BENCHES = {
     "dataset": ["bench_dataset.py"],
     "train": ["bench_train.py", "--size", "tiny"],
     "generate": ["bench_generate.py", "--size", "tiny"],
+    "captioner": ["bench_captioner.py", "--size", "tiny", "--threads", "1"],
     "dashboard": ["bench_dashboard.py"],
     "segment": ["bench_segment.py"],
 }

@@ -151,10 +151,47 @@ class Sample(Base):
     temperature: Mapped[float] = mapped_column(Float)
     image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="RESTRICT"), index=True)
     perplexity: Mapped[float | None] = mapped_column(Float)
+    # Mean cross-entropy of the prompt's text tokens given this image, under the newest captioner that
+    # shares the run's tokenizer and VAE (recording a new captioner clears the older scores).
+    caption_loss: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     checkpoint: Mapped[Checkpoint] = relationship()
     prompt: Mapped[Prompt] = relationship()
+
+
+class Captioner(Base):
+    """An inverse (image → caption) model trained for Caption Loss; its weights live under the home.
+
+    `vae_file` and `tokenizer_file` name the image and text tokenizers it was trained with (relative to
+    the home when inside it): a run can be scored by a captioner only when both are the run's.
+    """
+
+    __tablename__ = "captioners"
+    __table_args__ = (
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+        CheckConstraint("steps >= 0 AND train_pairs > 0 AND val_pairs >= 0", name="counts"),
+        Index("ix_captioners_vae_file_tokenizer_file", "vae_file", "tokenizer_file"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    config: Mapped[dict] = mapped_column(JSON)
+    path: Mapped[str] = mapped_column(String(1000))
+    vae_file: Mapped[str] = mapped_column(String(1000))
+    tokenizer_file: Mapped[str] = mapped_column(String(1000))
+    dataset: Mapped[str] = mapped_column(String(200))
+    train_pairs: Mapped[int] = mapped_column(Integer)
+    val_pairs: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    train_loss: Mapped[float | None] = mapped_column(Float)
+    # held-out pairs: mean caption loss given the caption's own image, and given other images
+    val_loss_own: Mapped[float | None] = mapped_column(Float)
+    val_loss_other: Mapped[float | None] = mapped_column(Float)
+    val_share_lower: Mapped[float | None] = mapped_column(Float)  # share of captions lower on their own image
+    code_version: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Rater(Base):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.engine import make_engine, read_session
-from db.models import Checkpoint, Mask, Metric, Rater, Run, Sample, SegmentationRound
+from db.models import Captioner, Checkpoint, Mask, Metric, Rater, Run, Sample, SegmentationRound
 from db.raters import authenticate
 
 pytestmark = pytest.mark.slow
@@ -84,6 +84,8 @@ def test_demo_interrupt_continue_and_reuse(tmp_path):
         assert s.scalar(select(func.count()).select_from(SegmentationRound)) == 1
         assert s.scalar(select(func.count()).select_from(Mask).where(Mask.sample_id.is_not(None))) == 64 * len(steps)
         assert s.scalar(select(Rater.is_admin).where(Rater.name == "admin")) is True
+        assert s.scalar(select(func.count()).select_from(Captioner)) == 1  # the tiny captioner, every sample scored
+        assert s.scalar(select(func.count()).select_from(Sample).where(Sample.caption_loss.is_(None))) == 0
         token = re.search(r"emj_\d+_\S+", done.stdout).group(0)
         assert authenticate(s, token).name == "admin"
 
@@ -91,6 +93,7 @@ def test_demo_interrupt_continue_and_reuse(tmp_path):
     again = subprocess.run(_demo_command(), env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already finished" in again.stdout + again.stderr
+    assert "reusing it" in again.stdout + again.stderr and "already have a caption loss" in again.stdout + again.stderr
     with read_session(engine) as s:
         assert len(s.scalars(select(Checkpoint.id)).all()) == len(steps)
         assert s.scalar(select(func.count()).select_from(SegmentationRound)) == 1

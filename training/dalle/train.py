@@ -24,6 +24,7 @@ import db.samples as samples_db
 from db.engine import write_session
 from db.errors import EmojichError
 from db.home import Home
+from training.captioner.score import score_after_checkpoint
 from training.config import Config, config_from_dict, config_to_dict, resolve_prompt_file
 from training.dalle import checkpoint as ckpt
 from training.dalle.bundle import resolve_device
@@ -196,6 +197,7 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                     samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch,
                                                           Home.resolve(home).to_stored(path), new)
                 sampled.add(step)
+                score_after_checkpoint(home, engine, run_id, config, device)  # caption loss, when a captioner fits
                 model.train()
             if step >= total:
                 break

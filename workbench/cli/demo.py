@@ -63,6 +63,7 @@ def quick_options(**kwargs) -> DemoOptions:
 
 def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> DemoResult:
     from db.migrate import display_url, upgrade
+    from training.captioner.stage import caption_loss_stage
     from training.config import load_config
     from training.tiny.pipeline import ensure_dataset
 
@@ -81,6 +82,7 @@ def run_demo(home: Path, db_url: str, options: DemoOptions = DemoOptions()) -> D
 
         figure = _progress_figure(home, engine)
         tqdm.write(f"samples across checkpoints: {figure}")
+        caption_loss_stage(home, engine, DEMO_RUN, quick=options.quick)
 
         _stage(4, "U-Net round 1 (small encoder) so the mask review queue has items")
         _segmentation_round(home, engine, options)

@@ -20,7 +20,7 @@ from db.scores import CRITERIA, checkpoint_scores, ratings_per_rater, score_valu
 from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
 from workbench.app.analytics.scores import interval_from_moments
 from workbench.app.analytics.stopping_rule import RULE, CheckpointPoint, recommend
-from workbench.app.app_pages import shared
+from workbench.app.app_pages import automatic_scores_section, shared
 
 NAMES = {"generality": "generality", "emoji_style": "emoji style", "quality": "quality", "combined": "combined"}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#444444"]
@@ -108,6 +108,7 @@ layers = [band, line]
 if recommendation is not None:
     layers.append(alt.Chart(pd.DataFrame({"step": [recommendation.step]})).mark_rule(strokeDash=[4, 4]).encode(x="step:Q"))
 st.altair_chart(alt.layer(*layers), width="stretch")
+automatic_scores_section.render(run_id, rater)  # admins: caption loss and perplexity against the ratings
 
 st.subheader("Agreement between raters (Krippendorff's α, ordinal)")
 alphas = alphas_query(run_id)
