@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from db.models import SCORE_COLUMNS, Checkpoint, Metric, Prompt, Rater, Rating, Sample
+from db.candidates import FREE_TEXT_SET
+from db.models import SCORE_COLUMNS, Checkpoint, Metric, Prompt, PromptSet, Rater, Rating, Sample
 
 CRITERIA = SCORE_COLUMNS  # generality, emoji_style, quality
 SCALE = (1, 2, 3, 4, 5)
@@ -34,9 +35,17 @@ class CheckpointScores:
     combined: Moments  # of the mean of the three criteria
 
 
+def _evaluation_samples():
+    """Samples of evaluation prompt sets: generated candidates (free-text prompts, picked by perplexity,
+    for one checkpoint) would bias the checkpoint they belong to."""
+    free_text = select(Prompt.id).join(PromptSet, PromptSet.id == Prompt.set_id).where(PromptSet.name == FREE_TEXT_SET)
+    return Sample.prompt_id.not_in(free_text)
+
+
 def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
     """One row per checkpoint of the run that has ratings, in step order, aggregated in SQL:
-    first a mean per sample over its raters, then moments of those means per checkpoint."""
+    first a mean per sample over its raters, then moments of those means per checkpoint.
+    Only evaluation samples count (not the free-text candidates of `emojich generate` and the bot)."""
     g, s, q = (getattr(Rating, c) for c in CRITERIA)
     per_sample = (
         select(
@@ -47,7 +56,7 @@ def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
         )
         .join(Sample, Sample.id == Rating.sample_id)
         .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
-        .where(Checkpoint.run_id == run_id)
+        .where(Checkpoint.run_id == run_id, _evaluation_samples())
         .group_by(Rating.sample_id)
         .subquery()
     )

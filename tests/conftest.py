@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures_training",
     "tests.fixtures_segmentation",
     "tests.fixtures_workbench",
+    "tests.fixtures_generation",
 ]
 
 
