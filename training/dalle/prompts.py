@@ -1,7 +1,8 @@
 """Prompts → text token ids, with the checks a user-facing prompt needs.
 
-Empty, whitespace-only or NUL-containing prompts are refused with one line; a prompt longer than the
-model's text length is truncated with a warning; Latin letters are accepted (the tokenizer maps what it
+Empty, whitespace-only or NUL-containing prompts, and prompts without a single letter or digit (emoji
+or punctuation alone: the text tokenizer has nothing to read), are refused with one line; a prompt
+longer than the model's text length is truncated with a warning; Latin letters are accepted (the tokenizer maps what it
 does not know to UNK). Prompts get the same normalisation as training captions.
 """
 from __future__ import annotations
@@ -19,6 +20,14 @@ class BadPrompt(EmojichError):
     pass
 
 
+class EmptyPrompt(BadPrompt):
+    pass
+
+
+class NoWords(BadPrompt):
+    pass
+
+
 class PromptTruncated(UserWarning):
     pass
 
@@ -27,7 +36,9 @@ def check_prompt(text: str) -> str:
     if "\x00" in text:
         raise BadPrompt("prompt contains a NUL character")
     if not text.strip():
-        raise BadPrompt("prompt is empty")
+        raise EmptyPrompt("prompt is empty")
+    if not any(ch.isalnum() for ch in text):
+        raise NoWords("prompt has no words: emoji and punctuation alone mean nothing to the text tokenizer")
     return normalize_caption(text)
 
 
