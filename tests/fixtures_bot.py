@@ -44,13 +44,12 @@ async def running_bot(engine, telegram, **settings):
 
 
 @contextlib.contextmanager
-def worker_thread(engine, home: Path, **settings):
+def worker_thread(engine, home: Path, name: str = "thread-worker", **settings):
     from workbench.bot.worker import Worker, WorkerSettings
 
     lines: list[str] = []
     stop = threading.Event()
-    worker = Worker(engine, home, WorkerSettings(**{**FAST_WORKER, **settings}), name="thread-worker",
-                    say=lines.append)
+    worker = Worker(engine, home, WorkerSettings(**{**FAST_WORKER, **settings}), name=name, say=lines.append)
     thread = threading.Thread(target=worker.run, kwargs={"stop": stop}, daemon=True)
     thread.start()
     try:
@@ -78,9 +77,26 @@ def bot_world(engine, db_url, tmp_path, tiny_checkpoint_file, one_torch_thread) 
     return BotWorld(engine, db_url, home, released.checkpoint_id)
 
 
-def start_worker_process(db_url: str, home: Path, *args: str) -> subprocess.Popen:
-    """`emojich worker` in its own process (output on its stdout, one line per job)."""
+@dataclass
+class WorkerProcess:
+    """`emojich worker` in its own process; what it says goes to files (never a pipe that could fill up)."""
+
+    proc: subprocess.Popen
+    out: Path
+    err: Path
+
+    def said(self) -> str:
+        return self.out.read_text(encoding="utf-8", errors="replace")
+
+    def complaints(self) -> str:
+        return self.err.read_text(encoding="utf-8", errors="replace")
+
+
+def start_worker_process(db_url: str, home: Path, name: str, *args: str) -> WorkerProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "EMOJICH_DB": db_url, "EMOJICH_HOME": str(home),
            "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "workbench.cli", "worker", "--threads", "1", "--poll", "0.1", *args]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "workbench.cli", "worker", "--threads", "1", "--poll", "0.1", "--name", name, *args]
+    out, err = home / f"worker-{name}.out", home / f"worker-{name}.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=stdout, stderr=stderr, text=True)
+    return WorkerProcess(proc, out, err)

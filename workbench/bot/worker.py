@@ -149,10 +149,30 @@ class Worker:
             self._segmenter = (path, load_model(Path(path), self.settings.device) if path else None)
         return self._segmenter[1]
 
+    def warm_up(self) -> None:
+        """Import the model code and load the released checkpoint now, so the first answer is not slow."""
+        from db.jobs import released_checkpoint
+        from training.dalle.load import quiet_rudalle
+        from training.segmentation import inference  # noqa: F401
+
+        quiet_rudalle()
+        with read_session(self.engine) as s:
+            checkpoint = released_checkpoint(s)
+            path = checkpoint.path if checkpoint is not None else None
+        try:
+            if path and Path(path).is_file():
+                self._bundle_for(path)
+            self._segmentation_model()
+        except Exception as exc:  # the jobs that need it will fail, retry and be reported; say it now too
+            self.say(f"worker {self.name}: could not load the models yet: {' '.join(str(exc).split())}")
+
     def run(self, stop: threading.Event | None = None, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
         """Work until `stop` is set (after the current job), `max_jobs` are done, or the queue is empty
         (`exit_when_idle`). Returns the number of jobs finished."""
         stop = stop or threading.Event()
+        self.warm_up()
+        s = self.settings
+        self.say(f"worker {self.name}: waiting for jobs ({s.candidates} candidates, {s.show} shown, {s.device})")
         done = 0
         while not stop.is_set() and (max_jobs is None or done < max_jobs):
             try:
