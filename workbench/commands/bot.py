@@ -37,6 +37,9 @@ def bot(
     verbose: bool = typer.Option(False, "--verbose", help="Debug logging (the token stays masked)."),
 ) -> None:
     """Serve the Telegram bot: captions become generation jobs, workers draw them, taps fill sticker sets."""
+    token = read_token(token_file)  # before anything slow: a bad file is one line at once
+    engine = ctx.obj.engine
+
     import asyncio
     import logging
     import signal
@@ -45,8 +48,6 @@ def bot(
     from workbench.bot import logs
     from workbench.bot.app import BotSettings, EmojichBot
 
-    token = read_token(token_file)
-    engine = ctx.obj.engine
     logs.configure(token, logging.DEBUG if verbose else logging.INFO)
     base = api_url.rstrip("/") if api_url else None
     emojich = EmojichBot(engine, BotSettings(limits=Limits(per_minute, pending, queue_cap)))
