@@ -8,7 +8,7 @@ from sqlalchemy import select
 from db.engine import read_session, write_session
 from db.jobs import claim_job, renew_lease
 from db.models import GenerationJob, StickerPick
-from tests.fake_telegram import BOT, FakeTelegram, FakeSet, FakeUser
+from tests.fake_telegram import BOT, FakeSet, FakeTelegram, FakeUser
 from tests.fixtures_bot import running_bot, worker_thread
 
 ANYA = FakeUser(1001, "Аня", "ru")

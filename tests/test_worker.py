@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.engine import make_engine, read_session, write_session
-from db.jobs import Limits, LeaseLost, add_job, claim_job, complete_job, fail_attempt, renew_lease
+from db.jobs import LeaseLost, Limits, add_job, claim_job, complete_job, fail_attempt, renew_lease
 from db.migrate import downgrade, upgrade
 from db.models import GenerationJob, JobCandidate, Mask, Sample, utcnow
 from tests.fixtures_bot import start_worker_process, worker_thread
@@ -121,6 +121,14 @@ def test_two_workers_share_one_queue_postgres(pg_world, tmp_path, one_torch_thre
     with read_session(pg_world) as s:
         assert {j.attempts for j in s.scalars(select(GenerationJob))} == {1}
         assert s.scalar(select(func.count()).select_from(JobCandidate)) == 3 * len(ids)
+        # PostgreSQL is strict about GROUP BY: the bot's and the Bot page's queries run there too
+        from db import bot_stats, jobs
+
+        assert len(jobs.undelivered_jobs(s)) == 6 and len(jobs.list_job_candidates(s, ids[0])) == 3
+        assert bot_stats.requests_per_day(s)[0].requests == 6 and bot_stats.queue_state(s).done == 6
+        assert bot_stats.median_answer_s(s) is None  # nothing delivered: no bot in this test
+        assert bot_stats.most_picked_captions(s) == [] and bot_stats.picked_stickers(s) == []
+        assert bot_stats.recent_failures(s) == []
 
 
 @pytest.mark.postgres

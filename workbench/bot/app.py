@@ -20,7 +20,14 @@ from PIL import Image
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, InputSticker, Update
 from telegram.constants import StickerFormat
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from db import jobs as jobs_db
 from db import sticker_sets as sets_db
@@ -30,7 +37,15 @@ from db.jobs import JobView, Limits, NoReleasedModel, RequestRefused
 from training.dataset.captions import normalize_caption
 from workbench.bot import texts
 from workbench.bot.captions import MAX_CAPTION_CHARS, CaptionRefused, check_caption
-from workbench.bot.stickers import DEFAULT_EMOJI, SET_LIMIT, preview, set_link, set_name, set_title, sticker_file
+from workbench.bot.stickers import (
+    DEFAULT_EMOJI,
+    SET_LIMIT,
+    preview,
+    set_link,
+    set_name,
+    set_title,
+    sticker_file,
+)
 from workbench.bot.telegram_errors import explain
 
 log = logging.getLogger("emojich.bot")
@@ -217,11 +232,7 @@ class EmojichBot:
             await message.reply_text(texts.NO_MODEL)
             return
         except RequestRefused as refused:
-            limits = self.settings.limits
-            reply = {"rate": lambda: texts.rate_limited(limits.per_minute, refused.retry_after_s or 60),
-                     "user_queue": lambda: texts.user_queue_full(limits.pending_per_user),
-                     "queue_full": lambda: texts.QUEUE_FULL}[refused.reason]()
-            await message.reply_text(reply)
+            await message.reply_text(self._refusal(refused))
             return
         if caption.truncated:
             await message.reply_text(texts.truncated(len(caption.text), caption.original_length))
@@ -229,6 +240,14 @@ class EmojichBot:
         status = await message.reply_text(text)
         self._shown[job_id] = text
         await self._write(jobs_db.set_status_message, job_id, status.message_id)
+
+    def _refusal(self, refused: RequestRefused) -> str:
+        limits = self.settings.limits
+        if refused.reason == "rate":
+            return texts.rate_limited(limits.per_minute, refused.retry_after_s or 60)
+        if refused.reason == "user_queue":
+            return texts.user_queue_full(limits.pending_per_user)
+        return texts.QUEUE_FULL
 
     # a tap on a candidate's button
     async def on_pick(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

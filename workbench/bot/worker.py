@@ -27,7 +27,16 @@ from PIL import Image
 
 from db.engine import read_session, write_session
 from db.errors import EmojichError
-from db.jobs import MAX_ATTEMPTS, CandidateResult, Claim, LeaseLost, claim_job, complete_job, fail_attempt, renew_lease
+from db.jobs import (
+    MAX_ATTEMPTS,
+    CandidateResult,
+    Claim,
+    LeaseLost,
+    claim_job,
+    complete_job,
+    fail_attempt,
+    renew_lease,
+)
 
 log = logging.getLogger("emojich.worker")
 
