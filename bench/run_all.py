@@ -19,6 +19,7 @@ BENCHES = {
     "generate": ["bench_generate.py", "--size", "tiny"],
     "dashboard": ["bench_dashboard.py"],
     "segment": ["bench_segment.py"],
+    "bot": ["bench_bot.py"],
 }
 
 

@@ -95,6 +95,7 @@ class FakeTelegram:
         self.max_sticker_bytes = MAX_STICKER_BYTES
         self.max_long_poll_s = 0.5
         self._updates: list[dict] = []
+        self.pushed: list[tuple[int, dict]] = []  # (len(calls) when pushed, update): what users did, in order
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -163,6 +164,7 @@ class FakeTelegram:
     async def _push(self, update: dict) -> dict:
         update["update_id"] = next(self._update_ids)
         self._updates.append(update)
+        self.pushed.append((len(self.calls), update))
         async with self._changed:
             self._changed.notify_all()
         return update

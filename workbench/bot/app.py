@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import io
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,6 +60,7 @@ class BotSettings:
     limits: Limits = Limits()
     poll_s: float = 0.5  # how often the delivery loop looks at the open jobs
     long_poll_s: int = 10  # getUpdates timeout
+    progress_edit_s: float = 1.0  # at most one "рисую… N %" edit per job this often (Telegram's flood limits)
     max_caption_chars: int = MAX_CAPTION_CHARS
 
 
@@ -83,6 +86,7 @@ class EmojichBot:
         self.engine, self.settings = engine, settings
         self._shown: dict[int, str] = {}  # job id → the status text last shown
         self._delivery_failures: dict[int, int] = {}
+        self._edited_at: dict[int, float] = {}  # job id → time.monotonic() of its last progress edit
 
     # database calls, off the event loop
     async def _read(self, fn: Callable, *args):
@@ -346,13 +350,16 @@ class EmojichBot:
             if job.status == "queued":
                 await self._status(bot, job, texts.queued(job.position or 1))
             elif job.status == "running":
-                await self._status(bot, job, texts.drawing(job.progress))
+                if time.monotonic() - self._edited_at.get(job.id, -math.inf) >= self.settings.progress_edit_s:
+                    await self._status(bot, job, texts.drawing(job.progress))
+                    self._edited_at[job.id] = time.monotonic()
             elif job.status == "done":
                 await self._deliver(bot, job)
             else:
                 await self._write(jobs_db.mark_delivered, job.id)
                 await self._status(bot, job, texts.failed(job.attempts), new_message_if_none=True)
                 self._shown.pop(job.id, None)
+                self._edited_at.pop(job.id, None)
 
     async def _status(self, bot, job: JobView, text: str, new_message_if_none: bool = False) -> None:
         if self._shown.get(job.id) == text:
@@ -398,3 +405,4 @@ class EmojichBot:
         await self._write(jobs_db.mark_delivered, job.id)
         await self._status(bot, job, texts.done(len(candidates)))
         self._shown.pop(job.id, None)
+        self._edited_at.pop(job.id, None)
