@@ -243,12 +243,22 @@ def fail_attempt(session: Session, job_id: int, token: str, error: str, *, max_a
     return job.status
 
 
+def _abandoned(max_attempts: int, now: datetime):
+    return and_(GenerationJob.status == "running", GenerationJob.lease_expires_at < now,
+                GenerationJob.attempts >= max_attempts)
+
+
+def count_abandoned_jobs(session: Session, *, max_attempts: int = MAX_ATTEMPTS, now: datetime | None = None) -> int:
+    """How many jobs `fail_abandoned_jobs` would fail (a read: the bot asks before it takes the write lock)."""
+    return session.scalar(select(func.count()).select_from(GenerationJob)
+                          .where(_abandoned(max_attempts, now or utcnow()))) or 0
+
+
 def fail_abandoned_jobs(session: Session, *, max_attempts: int = MAX_ATTEMPTS, now: datetime | None = None) -> int:
     """Fail the jobs whose lease ran out on their last allowed attempt (their workers died)."""
     now = now or utcnow()
     jobs = session.scalars(
-        select(GenerationJob).where(GenerationJob.status == "running", GenerationJob.lease_expires_at < now,
-                                    GenerationJob.attempts >= max_attempts).with_for_update(skip_locked=True)
+        select(GenerationJob).where(_abandoned(max_attempts, now)).with_for_update(skip_locked=True)
     ).all()
     for job in jobs:
         _fail_abandoned(job, now)

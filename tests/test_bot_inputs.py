@@ -110,6 +110,11 @@ def test_status_message_shows_progress_then_failure_in_place(bot_world):
 def test_telegram_refusals_are_said_and_the_pick_is_kept(bot_world):
     world = bot_world
     name = f"emojich_{ANYA.id}_by_{BOT['username']}"
+    with write_session(world.engine) as s:  # a dataset caption that names an emoji: the sticker gets it
+        from db.models import DatasetItem
+
+        s.add(DatasetItem(dataset="noto-ru", file="1f639.png", caption="кот в очках", emoji="😹", source="noto",
+                          license="OFL", split="train"))
 
     async def scenario():
         async with FakeTelegram() as tg, running_bot(world.engine, tg):
@@ -130,6 +135,7 @@ def test_telegram_refusals_are_said_and_the_pick_is_kept(bot_world):
             assert "слишком большой" in await tap(0)
             tg.max_sticker_bytes = 512 * 1024
             assert "Создал ваш набор" in await tap(0)  # the same candidate, kept, goes in now
+            assert [s["emoji"] for s in tg.sticker_sets[name].stickers] == ["😹"]
             tg.sticker_sets[name].stickers *= 120  # the set filled up elsewhere
             assert "Набор полон" in await tap(1)
             assert "№2" in (await _say(tg, ANYA, "/new"))[0]

@@ -345,7 +345,8 @@ class EmojichBot:
 
     async def sync_once(self, bot) -> None:
         """One pass: fail abandoned jobs, update status messages, send finished albums and failures."""
-        await self._write(jobs_db.fail_abandoned_jobs)
+        if await self._read(jobs_db.count_abandoned_jobs):  # a read first: no write lock taken on every pass
+            await self._write(jobs_db.fail_abandoned_jobs)
         for job in await self._read(jobs_db.undelivered_jobs):
             if job.status == "queued":
                 await self._status(bot, job, texts.queued(job.position or 1))

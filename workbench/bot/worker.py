@@ -42,6 +42,12 @@ log = logging.getLogger("emojich.worker")
 
 SEED_STRIDE = 4096  # job J samples seeds J·4096 … J·4096+N−1: distinct across jobs, the same on a retry
 MAX_CANDIDATES = SEED_STRIDE
+SEED_LIMIT = 2**31  # samples.seed is a 32-bit integer; past 524,288 jobs the seeds wrap around (a repeat of
+# checkpoint + prompt + seed is the same sample, which is simply reused)
+
+
+def job_seeds(job_id: int, n: int) -> list[int]:
+    return [(job_id * SEED_STRIDE + i) % SEED_LIMIT for i in range(n)]
 SAMPLING_SHARE = 0.8  # of the progress bar; decoding and segmenting the kept ones take the rest
 
 
@@ -233,7 +239,7 @@ class Worker:
         bundle = self._bundle_for(claim.checkpoint_path)
         sampling = bundle.config.sampling  # the run's own sampling settings (the recipe's for emojich.toml)
         params = SamplingParams(sampling.top_k, sampling.top_p, sampling.temperature, s.batch_size)
-        seeds = [claim.job_id * SEED_STRIDE + i for i in range(s.candidates)]
+        seeds = job_seeds(claim.job_id, s.candidates)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PromptTruncated)  # the model reads what fits; the bot said so
             batch = generate_candidates(bundle, claim.prompt, seeds, params, s.show, on_progress=_Progress(lease))
