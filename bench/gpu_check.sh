@@ -27,3 +27,11 @@ timeout 150 $PY -u bench/bench_train.py --size full --batch 2 --steps 20 --warmu
 timeout 120 $PY -u bench/bench_train.py --size full --batch 2 --steps 10 --warmup 3 --checkpointing
 timeout 200 $PY -u bench/bench_generate.py --size full --batch 64 16
 timeout 120 $PY -u bench/bench_captioner.py --size full --steps 10 --warmup 3   # Caption Loss (unmeasured so far)
+# 3. the Telegram bot's worker at Malevich geometry (random init, the recipe's sampling settings, 32 candidates,
+#    the best 4 decoded and segmented): seconds from caption to album, requests per minute. Needs the bot's
+#    packages (python-telegram-bot, aiohttp) and the segmentation ones: with `make setup` done.
+if $PY -c "import telegram, aiohttp, segmentation_models_pytorch, cv2, sqlalchemy" 2>/dev/null; then
+  timeout 300 $PY -u bench/bench_bot.py --size full --device cuda:0 --latency-runs 3 --requests 12
+else
+  echo "bench_bot: skipped (python-telegram-bot, aiohttp, smp, OpenCV or SQLAlchemy missing: run make setup)"
+fi

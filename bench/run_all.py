@@ -20,6 +20,7 @@ BENCHES = {
     "captioner": ["bench_captioner.py", "--size", "tiny", "--threads", "1"],
     "dashboard": ["bench_dashboard.py"],
     "segment": ["bench_segment.py"],
+    "bot": ["bench_bot.py"],
 }
 
 

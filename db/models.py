@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -340,3 +341,97 @@ class Decision(Base):
     rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="RESTRICT"))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+PICK_STATUSES = ("added", "removed", "failed")
+
+
+class GenerationJob(Base):
+    """One caption someone sent the bot: queued, leased by a worker, done (candidates stored) or failed.
+
+    A worker holds a job through a lease (token + expiry) that it renews while it works; a job whose
+    lease ran out is claimed again by any worker, up to `MAX_ATTEMPTS` attempts (db/jobs.py)."""
+
+    __tablename__ = "generation_jobs"
+    __table_args__ = (
+        CheckConstraint(_in("status", JOB_STATUSES), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
+        CheckConstraint("length(prompt) > 0", name="prompt_not_empty"),
+        Index("ix_generation_jobs_status_id", "status", "id"),
+        Index("ix_generation_jobs_user_created", "telegram_user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str | None] = mapped_column(String(16))
+    prompt: Mapped[str] = mapped_column(String(500))
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sampled: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobCandidate(Base):
+    """A candidate the bot showed for a job: a sample of the checkpoint and its cut-out (RGBA PNG)."""
+
+    __tablename__ = "job_candidates"
+    __table_args__ = (UniqueConstraint("job_id", "rank"), CheckConstraint("rank >= 0", name="rank"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("generation_jobs.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    rgba_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="RESTRICT"), index=True)
+    mask_method: Mapped[str] = mapped_column(String(20))
+
+
+class StickerSet(Base):
+    """A Telegram static sticker set of one user; `ordinal` 1 is the first, /new starts the next."""
+
+    __tablename__ = "sticker_sets"
+    __table_args__ = (
+        UniqueConstraint("telegram_user_id", "ordinal"),
+        CheckConstraint("ordinal >= 1", name="ordinal"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(64))
+    created_in_telegram_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StickerPick(Base):
+    """A tap on a candidate: the sticker added to the user's set (or why Telegram refused it)."""
+
+    __tablename__ = "sticker_picks"
+    __table_args__ = (
+        CheckConstraint(_in("status", PICK_STATUSES), name="status"),
+        Index("ix_sticker_picks_user_created", "telegram_user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("job_candidates.id", ondelete="CASCADE"), index=True)
+    sticker_set_id: Mapped[int] = mapped_column(ForeignKey("sticker_sets.id", ondelete="CASCADE"), index=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))
+    emoji: Mapped[str] = mapped_column(String(50))
+    file_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from db.models import SCORE_COLUMNS, Checkpoint, Rater, Rating, Sample
+from db.candidates import FREE_TEXT_SET
+from db.models import SCORE_COLUMNS, Checkpoint, Prompt, PromptSet, Rater, Rating, Sample
 
 CRITERIA = SCORE_COLUMNS  # generality, emoji_style, quality
 SCALE = (1, 2, 3, 4, 5)
@@ -32,6 +33,13 @@ class CheckpointScores:
     samples: int
     by_criterion: dict[str, Moments]
     combined: Moments  # of the mean of the three criteria
+
+
+def _evaluation_samples():
+    """Samples of evaluation prompt sets: generated candidates (free-text prompts, picked by perplexity,
+    for one checkpoint) would bias the checkpoint they belong to."""
+    free_text = select(Prompt.id).join(PromptSet, PromptSet.id == Prompt.set_id).where(PromptSet.name == FREE_TEXT_SET)
+    return Sample.prompt_id.not_in(free_text)
 
 
 def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:

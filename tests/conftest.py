@@ -17,6 +17,8 @@ pytest_plugins = [
     "tests.fixtures_segmentation",
     "tests.fixtures_workbench",
     "tests.fixtures_captioner",
+    "tests.fixtures_generation",
+    "tests.fixtures_bot",
 ]
 
 

@@ -44,11 +44,11 @@ def test_a_copied_home_reads_its_own_checkpoint(engine, tmp_path):
         checkpoint = add_checkpoint_with_samples(s, run.id, 0, 0.0, original.to_stored(path), [])
         outside = add_checkpoint_with_samples(s, run.id, 1, 0.0, str(tmp_path / "stray.pt"), [])
     (tmp_path / "stray.pt").write_bytes(b"x")
-    assert resolve_checkpoint(engine, str(checkpoint.id), original.root) == path
+    assert resolve_checkpoint(engine, str(checkpoint.id), original.root).path == path
 
     copy = Home.resolve(tmp_path / "copy")
     shutil.copytree(original.root, copy.root)
-    assert resolve_checkpoint(engine, str(checkpoint.id), copy.root) == copy.checkpoint("run", 0)
+    assert resolve_checkpoint(engine, str(checkpoint.id), copy.root).path == copy.checkpoint("run", 0)
     copy.checkpoint("run", 0).unlink()
     with pytest.raises(EmojichError, match=r"file .*copy/checkpoints/run/step_0.pt is missing"):
         resolve_checkpoint(engine, str(checkpoint.id), copy.root)

@@ -12,6 +12,7 @@ from db.models import Base
 TABLES = {
     "runs", "checkpoints", "prompt_sets", "prompts", "images", "samples", "raters", "ratings",
     "comparisons", "metrics", "dataset_items", "masks", "segmentation_rounds", "decisions",
+    "generation_jobs", "job_candidates", "sticker_sets", "sticker_picks",
 }
 
 

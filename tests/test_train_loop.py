@@ -136,7 +136,9 @@ def test_cli_train_and_generate(home, tiny_dataset_dir, tiny_models_dir, tmp_pat
     assert result.returncode == 0, result.stderr
     assert "truncated" in result.stderr  # longer than the model's 12 text tokens: a warning, not an error
     files = sorted(p.name for p in out.glob("*.png"))
-    assert len(files) == 3 and files[0].startswith("seed7_")
+    assert len(files) == 3 and [f[:7] for f in files] == ["rank001", "rank002", "rank003"]
+    assert sorted(int(f.split("_seed")[1].split("_")[0]) for f in files) == [7, 8, 9]
+    assert result.stderr.count("truncated") == 1  # one warning, not one per candidate
 
     for bad in ("", "   "):
         result = subprocess.run([*gen[:5], bad, *gen[6:]], capture_output=True, text=True, timeout=60)

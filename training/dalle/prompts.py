@@ -1,8 +1,9 @@
 """Prompts → text token ids, with the checks a user-facing prompt needs.
 
-Empty, whitespace-only or NUL-containing prompts are refused with one line; a prompt longer than the
-model's text length is truncated with a warning; Latin letters are accepted (the tokenizer maps what it
-does not know to UNK).
+Empty, whitespace-only or NUL-containing prompts, and prompts without a single letter or digit (emoji
+or punctuation alone: the text tokenizer has nothing to read), are refused with one line; a prompt longer
+than the model's text length is truncated with a warning; Latin letters are accepted (the tokenizer maps
+what it does not know to UNK).
 
 What the model sees, prompts and training captions alike, is `model_text`: exactly what
 `rudalle.pipelines.generate_images` does before `tokenizer.encode_text` (lowercase, strip; no "ё" → "е",
@@ -22,6 +23,14 @@ class BadPrompt(EmojichError):
     pass
 
 
+class EmptyPrompt(BadPrompt):
+    pass
+
+
+class NoWords(BadPrompt):
+    pass
+
+
 class PromptTruncated(UserWarning):
     pass
 
@@ -36,7 +45,9 @@ def check_prompt(text: str) -> str:
     if "\x00" in text:
         raise BadPrompt("prompt contains a NUL character")
     if not text.strip():
-        raise BadPrompt("prompt is empty")
+        raise EmptyPrompt("prompt is empty")
+    if not any(ch.isalnum() for ch in text):
+        raise NoWords("prompt has no words: emoji and punctuation alone mean nothing to the text tokenizer")
     return model_text(text)
 
 

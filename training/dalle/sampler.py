@@ -9,6 +9,7 @@ it equals exp(image loss) of `loss.dalle_losses` on the same sequence.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -70,8 +71,11 @@ def _autocast(device: torch.device):
 @torch.no_grad()
 def sample_codes(model, text_ids: torch.Tensor, seeds: list[int], params: SamplingParams,
                  progress: bool = False, graphs: bool | None = None,
-                 replay: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 replay: bool | None = None,
+                 on_progress: Callable[[float], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Image codes [N, I] and perplexities [N] for text ids [N, T], one seed per row.
+
+    `on_progress(share)` is called after every sampled token position with the share of all tokens done.
 
     `graphs` (default: on CUDA) decodes with `StaticDecoder`: warmed up on its scratch slot, then (when
     `replay`, default: on CUDA) captured and replayed as a CUDA graph per token; otherwise the same
@@ -88,8 +92,8 @@ def sample_codes(model, text_ids: torch.Tensor, seeds: list[int], params: Sampli
     masks = layer_masks(model)
     codes, ppl = [], []
     chunks = range(0, len(text_ids), params.batch_size)
-    bar = tqdm(total=len(text_ids) * n_img, desc="sampling", unit="tok", leave=False, disable=not progress,
-               dynamic_ncols=True)
+    total, done = len(text_ids) * n_img, 0
+    bar = tqdm(total=total, desc="sampling", unit="tok", leave=False, disable=not progress, dynamic_ncols=True)
     try:
         for start in chunks:
             ids = text_ids[start:start + params.batch_size].to(device)
@@ -121,6 +125,9 @@ def sample_codes(model, text_ids: torch.Tensor, seeds: list[int], params: Sampli
                             h = hidden_states(model, x, masks, cache, start=p + k)
                             logits = logits_slice(model, h[:, -1], "image").float()
                     bar.update(b)
+                    done += b
+                    if on_progress is not None:
+                        on_progress(done / total)
             codes.append(out.cpu())
             ppl.append(torch.exp(nll / n_img).cpu())
     finally:

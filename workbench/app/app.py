@@ -105,6 +105,7 @@ def navigation(logged_in: bool):
                 st.Page(PAGES / "masks.py", title="Masks", icon="✂️", url_path="masks"),
                 st.Page(PAGES / "stickers.py", title="Stickers", icon="🏷️", url_path="stickers"),
                 st.Page(PAGES / "dataset.py", title="Dataset", icon="🗂️", url_path="dataset"),
+                *([st.Page(PAGES / "bot.py", title="Bot", icon="🤖", url_path="bot")] if getattr(st.session_state.get("auth.rater"), "is_admin", False) else []),
             ],
         },
         position="sidebar" if logged_in else "hidden",
