@@ -4,8 +4,9 @@
   (tests/fake_telegram.py) until the block ends.
 - `worker_thread(engine, home, **settings)`: context manager; a real worker (tiny model, CPU) in a
   thread, stopped after its current job when the block ends; yields the list of lines it said.
-- `bot_world` (per test): the per-test database with a released tiny checkpoint and its home.
-- `WORKER_CMD` / `start_worker_process(...)`: `emojich worker` as a separate process.
+- `bot_world` (per test): the per-test database with a released tiny checkpoint, and a home folder.
+- `start_worker_process(db_url, home, name, *args)`: `emojich worker` as a separate process, its output in
+  files under the home (`WorkerProcess.said()`).
 """
 from __future__ import annotations
 
