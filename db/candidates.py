@@ -2,7 +2,7 @@
 
 Free-text prompts live in one prompt set, `free-text`, one row per distinct text, appended as they
 come. Their samples are ordinary samples: they can be rated and segmented, join the U-Net's
-pseudo-label pool and be exported as stickers. Checkpoint comparisons (db/dashboard.py) leave
+pseudo-label pool and be exported as stickers. Checkpoint comparisons (db/scores.py) leave
 them out: they exist for one checkpoint only and were picked by perplexity, so they would bias
 that checkpoint's mean.
 

@@ -104,9 +104,9 @@ def test_cli_file_unknown_to_the_database_needs_out(home, tiny_checkpoint_file, 
 
 
 def test_candidates_join_the_pseudo_label_pool_but_not_checkpoint_scores(engine, released_checkpoint, home):
-    from db.dashboard import checkpoint_scores
     from db.raters import add_rater
     from db.ratings import Scores, save_rating
+    from db.scores import checkpoint_scores
     from db.segmentation import list_undecided_samples
 
     assert main(["generate", "--checkpoint", str(released_checkpoint.checkpoint_id), "--prompt", PROMPT, "-n", "4",

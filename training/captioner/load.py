@@ -23,17 +23,11 @@ from db.errors import EmojichError
 from training.captioner.config import CaptionerConfig, captioner_config_from_dict
 from training.captioner.model import caption_losses, reversed_masks
 from training.config import Config, ModelConfig
+from training.dalle.bundle import MissingWeights, cache_dir, resolve_device
 from training.dalle.checkpoint import load_weights, save_atomic
-from training.dalle.load import (
-    TOKENIZER_FILE,
-    VAE_FILE,
-    MissingWeights,
-    cache_dir,
-    load_bundle,
-    resolve_device,
-    tiny_files,
-)
+from training.dalle.load import TOKENIZER_FILE, VAE_FILE, load_bundle
 from training.dalle.prompts import encode_prompt
+from training.tiny.model import tiny_files
 
 FILE_KIND = "emojich-captioner"
 
