@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.segmentation.data import PairSet, augment, to_rgb_on_white
+from training.segmentation.augment import augment
+from training.segmentation.data import PairSet, to_rgb_on_white
 from training.segmentation.model import (
     ENCODER_BUILDERS,
     Gate,

@@ -63,7 +63,7 @@ def test_rounds_queue_then_pseudo_label_with_fixes_in_between(
         (row,) = list_segmentation_rounds(session)
         assert (row.round, row.encoder, row.train_size, row.val_size) == (1, "resnet18", n_train, 10)
         assert 0.0 <= row.val_iou <= 1.0 and 0.0 <= row.val_dice <= 1.0
-        assert row.share_accepted == 0.0 and row.gate == "mean>=1.0100" and not row.plateau
+        assert row.share_accepted == 0.0 and row.gate == "switch:mean>=1.0100" and not row.plateau
         assert row.model_path == str(first.model_path) == latest_model_path(session)
         assert count_round_masks(session, 1) == {"contour": len(samples)}
         queue = list_review_queue(session, limit=100)
