@@ -130,6 +130,15 @@ def test_both_gate_paths_with_a_trained_model(small_unet, tiny_pairs):
         assert s.confidence_mean is not None and s.confidence_object is not None
         assert s.mask.shape == truth.shape
     assert all(s.method == "contour" and s.confidence_mean is None for s in segment(rgbs[:2], None))
+    # fusing gates: the same fused mask whether accepted or queued, never the U-Net's whole mask
+    model.gate = Gate("agreement", 0.0, fuse=True)
+    fused = segment(rgbs, model)
+    model.gate = Gate("agreement", 1.01, fuse=True)
+    queued = segment(rgbs, model)
+    assert {s.method for s in queued} == {"contour"}
+    for a, b, rgb in zip(fused, queued, rgbs, strict=True):
+        assert a.method == "unet" and np.array_equal(a.mask, b.mask)
+        assert a.scores["agreement"] == b.scores["agreement"]
 
 
 def test_cli_round_and_bad_encoder(seg_home, capsys):

@@ -11,9 +11,8 @@ white; masks (N, 1, S, S) in {0, 1}), each with its own probability:
   few levels (flat vector art);
 - outlines: a dark band of random width along the inside of the mask's boundary (outlined art
   such as OpenMoji), sometimes in a dark colour;
-- white paint: a random ellipse of the emoji painted white (often pure white), sometimes with a
-  dark outline of its own (an enclosed white interior: paper, eyes, OpenMoji), often cut by the
-  boundary, so white touches the background while the mask stays opaque (Twemoji, Fluent);
+- white paint: a random ellipse of the emoji painted near-white, often cut by the boundary, so
+  white touches the background while the mask stays opaque (Twemoji, Fluent);
 - decoder-like damage: mild Gaussian blur and noise, only over the drawing (the background
   stays white, as on every image the pipeline sees).
 
@@ -32,7 +31,7 @@ P_MIX = 0.6
 P_GRADIENT = 0.4
 P_QUANTISE = 0.25
 P_OUTLINE = 0.35
-P_WHITE_PAINT = 0.5
+P_WHITE_PAINT = 0.3
 P_BLUR = 0.3
 P_NOISE = 0.3
 
@@ -119,17 +118,11 @@ def _white_paint(images, masks, generator):
     coords = torch.linspace(0, 1, size)
     y, x = torch.meshgrid(coords, coords, indexing="ij")
     cy, cx = _uniform((n, 1, 1), 0.15, 0.85, generator), _uniform((n, 1, 1), 0.15, 0.85, generator)
-    ry, rx = _uniform((n, 1, 1), 0.08, 0.4, generator), _uniform((n, 1, 1), 0.08, 0.4, generator)
-    distance = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2
-    ellipse = (distance <= 1).float().unsqueeze(1)
+    ry, rx = _uniform((n, 1, 1), 0.08, 0.3, generator), _uniform((n, 1, 1), 0.08, 0.3, generator)
+    ellipse = (((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1).float().unsqueeze(1)
     paint = ellipse * masks * chosen.view(n, 1, 1, 1)
-    pure = _chance(n, 0.5, generator).view(n, 1, 1, 1)
-    white = torch.where(pure, torch.ones(n, 1, 1, 1), _uniform((n, 1, 1, 1), 0.94, 1.0, generator))
-    images = images * (1 - paint) + white * paint
-    outlined = (_chance(n, 0.5, generator) & chosen).view(n, 1, 1, 1)
-    width = max(1, size // 64)
-    ring = (F.max_pool2d(ellipse, 2 * width + 1, stride=1, padding=width) - ellipse).clamp(0, 1) * masks * outlined
-    return images * (1 - ring) + _uniform((n, 3, 1, 1), 0.0, 0.25, generator) * ring
+    white = _uniform((n, 1, 1, 1), 0.95, 1.0, generator)
+    return images * (1 - paint) + white * paint
 
 
 def _damage(images, masks, generator):

@@ -40,7 +40,7 @@ from training.segmentation.contour import ContourParams, contour_mask, near_whit
 
 @dataclass(frozen=True)
 class FusionParams:
-    hole_below: float = 0.02  # an enclosed white region whose core's mean U-Net probability is below this is a hole
+    hole_below: float = 0.005  # an enclosed white region whose core's mean U-Net probability is below this is a hole
     paint_above: float = 0.92  # white outside the outline joins when its mean U-Net probability reaches this
     halo_radius: float = 2.0  # U-Net px: the band of blurred U-Net edge around the drawing that is never added
     core_radius: float = 1.0  # U-Net px: an enclosed region is judged on its core (this far from its edge)

@@ -3,7 +3,8 @@ fallback.
 
 `segment` is the one pipeline everything uses (rounds, `segment predict`, sticker export). With a
 fusing gate (every model a round trains): the contour mask with its white regions decided by the
-U-Net (fusion.py), when the gate passes; otherwise the contour method's mask. With the released
+U-Net (fusion.py); the gate says whether it is accepted ("unet") or goes to review ("contour",
+the same fused mask as the suggestion). With the released
 switch (`--gate released`, and model files from before fusion): the U-Net's whole mask when its
 score passes, otherwise the contour method's mask. With no model, the contour method alone.
 """
@@ -89,12 +90,16 @@ def decide(
     rgb: np.ndarray, p: np.ndarray, gate: Gate, unet_size: int, contour_params: ContourParams = ContourParams(),
     fusion_params: FusionParams = FusionParams(),
 ) -> Segmentation:
-    """The pipeline's answer for one image: the candidate when the gate passes, else the contour mask."""
+    """The pipeline's answer for one image. Fusing: the fused mask, marked "unet" (accepted) when
+    the gate passes, else "contour" (to review; measured: the fused mask is the better suggestion
+    even then, README). Released switch: the U-Net's whole mask when the gate passes, else the
+    contour mask."""
     c = candidate(rgb, p, gate.fuse, unet_size, contour_params, fusion_params)
     mean, second = c.scores["mean"], c.scores["object"]
     if c.mask.any() and gate.passes(c.scores):  # an empty mask is never a usable emoji mask
         return Segmentation(c.mask, "unet", mean, second, c.unet, c.scores)
-    return Segmentation(c.contour, "contour", mean, second, c.unet, c.scores)
+    fallback = c.mask if gate.fuse and c.mask.any() else c.contour
+    return Segmentation(fallback, "contour", mean, second, c.unet, c.scores)
 
 
 def segment(

@@ -9,8 +9,9 @@
    bad masks (IoU < 0.95) from good ones, at a threshold where ≥ 95 % of the accepted are good;
 4. save the model to `<home>/models/segmentation/round_N.pt`;
 5. predict on the undecided samples: masks passing the gate become pseudo-labels (source unet,
-   accepted, round N); the rest are queued for review with the contour suggestion (source
-   contour, needs_review), both with the U-Net's two confidence scores;
+   accepted, round N); the rest are queued for review with the same pipeline mask as the
+   suggestion (source contour, needs_review; with `--gate released`, the contour method's mask),
+   both with the U-Net's two confidence scores;
 6. record the round (one transaction with all its masks) and say whether validation IoU has
    stopped improving, in which case another round is not worth it.
 """
