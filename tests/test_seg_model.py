@@ -113,3 +113,13 @@ def test_time_budget_stops_training_early(tiny_pairs):
     rgbs, masks = tiny_pairs.split("train")
     report = train_unet(model, PairSet.from_arrays(rgbs, masks, 64), TrainConfig(epochs=50, time_budget_s=0.01))
     assert report.steps == 1 and report.stopped_early
+
+
+def test_fixed_steps_train_exactly_that_many_batches_across_epochs(tiny_pairs):
+    model = build_model(small_config(image_size=32))
+    rgbs, masks = tiny_pairs.split("train")
+    data = PairSet.from_arrays(rgbs[:20], masks[:20], 32)  # 2 batches per epoch at batch 16
+    report = train_unet(model, data, TrainConfig(epochs=1, steps=5, batch_size=16))
+    assert report.steps == 5 and not report.stopped_early and report.images_seen == 16 + 4 + 16 + 4 + 16
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)

@@ -136,7 +136,7 @@ def test_both_gate_paths_with_a_trained_model(small_unet, tiny_pairs):
     model.gate = Gate("agreement", 1.01, fuse=True)
     queued = segment(rgbs, model)
     assert {s.method for s in queued} == {"contour"}
-    for a, b, rgb in zip(fused, queued, rgbs, strict=True):
+    for a, b in zip(fused, queued, strict=True):
         assert a.method == "unet" and np.array_equal(a.mask, b.mask)
         assert a.scores["agreement"] == b.scores["agreement"]
 
