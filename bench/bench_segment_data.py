@@ -8,29 +8,44 @@
 - Twemoji 15 (npm `emoji-datasource-twitter` 16.0.0, graphics CC-BY 4.0, © Twitter / jdecked):
   no outlines, so white parts often touch the background; its 64 px PNGs are upscaled to 256 px
   (Lanczos), which also makes them softer than anything in training.
+- Fluent Emoji Flat (npm `@iconify-json/fluent-emoji-flat` 1.2.6, MIT, © Microsoft): flat
+  colours, no outlines, white parts (clouds, ghosts, paper, eyes) touching the background.
+- Firefox OS Emoji (npm `@iconify-json/fxemoji` 1.2.2, Apache-2.0, © Mozilla): flat shapes with
+  thin dark shading and white highlights.
+The two Iconify sets are JSON files of SVG bodies, rendered with cairosvg like OpenMoji.
 
 Each image is converted the dataset's way: RGB on white by the report's rule, ground truth =
-alpha ≥ 128, white share = the share of foreground pixels that are near-white.
+alpha ≥ 128, white share = the share of foreground pixels that are near-white. A case is *hard*
+when its foreground is at least 10 % near-white (white interiors) or at least 5 % of its outline
+pixels are near-white (white touching the outline: nothing dark separates it from the background).
 
     .venv/bin/python bench/bench_segment_data.py [--home var/bench-segment] [--n 400]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
-from training.dataset.alpha import alpha_mask, rgba_to_rgb, white_share
+from training.dataset.alpha import NEAR_WHITE, alpha_mask, rgba_to_rgb, white_share
 
 OPENMOJI_VERSION = "17.0.0"
 TWEMOJI_PACKAGE = "emoji-datasource-twitter@16.0.0"
 SKIN_TONES = tuple(f"1F3F{c}" for c in "BCDEF")
 WHITE_INTERIOR_SHARE = 0.10  # a case is "white interior" when ≥ 10 % of its foreground is near-white
+WHITE_OUTLINE_SHARE = 0.05  # "white touching the outline" when ≥ 5 % of the outline pixels are near-white
+ICONIFY_SETS = {  # name: (npm spec, licence line kept next to the rendered images)
+    "fluent": ("@iconify-json/fluent-emoji-flat@1.2.6", "Fluent Emoji Flat, (c) Microsoft Corporation, MIT licence"),
+    "fxemoji": ("@iconify-json/fxemoji@1.2.2", "Firefox OS Emoji, (c) Mozilla, Apache License 2.0"),
+}
+SKIN_TONE_WORDS = ("-light", "-medium", "-dark", "-tone")
 
 
 @dataclass(frozen=True)
@@ -39,17 +54,22 @@ class Case:
     rgb: np.ndarray  # uint8 H×W×3, on white
     truth: np.ndarray  # bool H×W
     white_share: float
+    white_outline_share: float = 0.0
 
     @property
     def white_interior(self) -> bool:
         return self.white_share >= WHITE_INTERIOR_SHARE
+
+    @property
+    def hard(self) -> bool:
+        return self.white_interior or self.white_outline_share >= WHITE_OUTLINE_SHARE
 
 
 def npm_pack(folder: Path, spec: str) -> Path:
     """The npm tarball of `spec` (name@version), downloaded once with `npm pack`."""
     folder.mkdir(parents=True, exist_ok=True)
     name, version = spec.rsplit("@", 1)
-    tarball = folder / f"{name}-{version}.tgz"
+    tarball = folder / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
     if not tarball.is_file():
         subprocess.run(["npm", "pack", spec, "--pack-destination", str(folder)], check=True, capture_output=True)
     return tarball
@@ -112,7 +132,44 @@ def render_twemoji(home: Path, n: int, size: int = 256) -> Path:
     return out
 
 
-SETS = {"openmoji": render_subset, "twemoji": render_twemoji}
+def render_iconify(name: str, home: Path, n: int, size: int = 256) -> Path:
+    """Render an evenly spread subset of an Iconify emoji set (no skin-tone variants) to
+    <home>/<name>/rgba_<size>/NAME.png."""
+    import cairosvg
+
+    spec, licence = ICONIFY_SETS[name]
+    out = home / name / f"rgba_{size}"
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(npm_pack(home / name, spec)) as archive:
+        data = json.load(archive.extractfile("package/icons.json"))
+    width, height = data.get("width", 16), data.get("height", 16)
+    names = sorted(k for k in data["icons"] if not any(w in k for w in SKIN_TONE_WORDS))
+    for icon in _spread(names, n):
+        target = out / f"{icon}.png"
+        if target.is_file():
+            continue
+        entry = data["icons"][icon]
+        w, h = entry.get("width", width), entry.get("height", height)
+        svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}">{entry["body"]}</svg>'
+        target.write_bytes(cairosvg.svg2png(bytestring=svg.encode(), output_width=size, output_height=size))
+    (home / name / "LICENSE.txt").write_text(licence + "\n")
+    return out
+
+
+SETS = {
+    "openmoji": render_subset,
+    "twemoji": render_twemoji,
+    **{name: (lambda home, n, name=name: render_iconify(name, home, n)) for name in ICONIFY_SETS},
+}
+
+
+def white_outline_share(rgb: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the outline pixels (foreground next to background) that are near-white."""
+    outline = truth & ~cv2.erode(truth.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if not outline.any():
+        return 0.0
+    near_white = rgb.min(axis=-1) >= NEAR_WHITE
+    return float((near_white & outline).sum() / outline.sum())
 
 
 def load_cases(folder: Path) -> list[Case]:
@@ -124,7 +181,10 @@ def load_cases(folder: Path) -> list[Case]:
         truth = np.asarray(mask) >= 128
         if not truth.any():
             continue
-        cases.append(Case(path.stem, np.asarray(rgb), truth, white_share(rgb, mask)))
+        rgb_array = np.asarray(rgb)
+        cases.append(
+            Case(path.stem, rgb_array, truth, white_share(rgb, mask), white_outline_share(rgb_array, truth))
+        )
     return cases
 
 
@@ -136,7 +196,8 @@ def main() -> None:
     for name, render in SETS.items():
         cases = load_cases(render(args.home, args.n))
         white = sum(c.white_interior for c in cases)
-        print(f"{name}: {len(cases)} cases, {white} white-interior (white share ≥ {WHITE_INTERIOR_SHARE})")
+        hard = sum(c.hard for c in cases)
+        print(f"{name}: {len(cases)} cases, {white} white-interior (white share ≥ {WHITE_INTERIOR_SHARE}), {hard} hard")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ def test_segment_round_refuses_an_unknown_gate_before_training(home, capsys):
     assert "unknown gate 'strict'" in _one_error_line(capsys)
 
 
-@pytest.mark.parametrize("option", [["--image-size", "100"], ["--epochs", "0"], ["--lr", "0"], ["--device", "tpu9"]])
+@pytest.mark.parametrize(
+    "option", [["--image-size", "100"], ["--epochs", "0"], ["--steps", "0"], ["--lr", "0"], ["--device", "tpu9"]]
+)
 def test_segment_round_checks_its_options_before_training(home, capsys, option):
     assert main(["segment", "round", "--encoder", "resnet18", *option]) == 2
     err = capsys.readouterr().err

@@ -14,6 +14,7 @@ from training.segmentation.confidence import (
     boundary_confidence,
     calibrate_threshold,
     choose_gate,
+    gate_precision,
     mask_iou,
     mean_confidence,
     object_confidence,
@@ -83,10 +84,12 @@ def test_separation_auc_and_threshold():
 
 def test_choose_gate_prefers_the_better_separating_score():
     ious = [0.99, 0.98, 0.97, 0.80, 0.60]
-    choice = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "object": [0.9, 0.8, 0.85, 0.3, 0.2]}, ious)
+    choice = choose_gate(
+        {"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "object": [0.9, 0.8, 0.85, 0.3, 0.2]}, ious, min_bad=2
+    )
     assert choice.gate == Gate("object", 0.8)
     assert choice.auc["object"] == 1.0 and choice.auc["mean"] < 1.0
-    forced = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "object": [0.9] * 5}, ious, mode="mean")
+    forced = choose_gate({"mean": [0.99, 0.99, 0.995, 0.992, 0.99], "object": [0.9] * 5}, ious, mode="mean", min_bad=2)
     assert forced.gate.score == "mean"
     assert choose_gate({"mean": [0.5] * 5}, ious, mode="released").gate == RELEASED_GATE
     with pytest.raises(ValueError, match="unknown gate mode"):
@@ -99,3 +102,20 @@ def test_choose_gate_without_both_kinds_of_masks():
     all_bad = choose_gate({"mean": [0.99, 0.98], "object": [0.9, 0.8]}, [0.5, 0.3])
     assert all_bad.gate == NOTHING_PASSES and not all_bad.gate.passes({"mean": 1.0, "object": 1.0})
     assert choose_gate({"mean": [], "object": []}, []).gate == RELEASED_GATE
+
+
+def test_a_threshold_needs_enough_bad_masks():
+    rng = np.random.default_rng(0)
+    good = rng.uniform(0.6, 1.0, 200)
+    ious = np.where(good > 0.75, 0.98, 0.7)  # masks scoring below 0.75 are bad
+    few = np.r_[np.full(195, 0.98), np.full(5, 0.7)]  # Noto validation: about 5 bad in 143+
+    too_few = choose_gate({"agreement": good}, few, fuse=True)
+    assert too_few.gate == Gate("mean", 0.99, fuse=True) and "only 5 bad" in too_few.reason
+    assert (too_few.masks, too_few.bad) == (200, 5)
+    enough = choose_gate({"agreement": good, "mean": rng.uniform(0.9, 1.0, 200)}, ious, fuse=True)
+    assert enough.bad == int((good <= 0.75).sum()) >= 20
+    assert enough.gate.score == "agreement" and enough.gate.fuse
+    assert enough.gate.threshold == pytest.approx(float(good[good > 0.75].min()), abs=0.05)
+    passed = good >= enough.gate.threshold
+    assert gate_precision(passed, ious) >= 0.95
+    assert gate_precision([False, False], [0.99, 0.5]) is None

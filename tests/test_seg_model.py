@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.segmentation.data import PairSet, augment, to_rgb_on_white
+from training.segmentation.augment import augment
+from training.segmentation.data import PairSet, to_rgb_on_white
 from training.segmentation.model import (
     ENCODER_BUILDERS,
     Gate,
@@ -32,8 +33,8 @@ def test_unknown_encoder_lists_valid_names():
         SegModelConfig(encoder="nope")
 
 
-def test_default_is_the_reports_b7_and_every_smp_encoder_is_available():
-    assert SegModelConfig().encoder == "efficientnet-b7"
+def test_default_trains_on_cpu_and_every_smp_encoder_is_available():
+    assert SegModelConfig().encoder == "resnet18"  # B7 from scratch is no default; it stays selectable
     assert {"efficientnet-b5", "efficientnet-b7", "resnet18", "mobilenet_v2"} <= set(ENCODER_BUILDERS)
     assert config_for("resnet18").decoder_channels == (128, 64, 32, 16, 8)
     assert config_for("efficientnet-b7").decoder_channels == (256, 128, 64, 32, 16)
@@ -112,3 +113,13 @@ def test_time_budget_stops_training_early(tiny_pairs):
     rgbs, masks = tiny_pairs.split("train")
     report = train_unet(model, PairSet.from_arrays(rgbs, masks, 64), TrainConfig(epochs=50, time_budget_s=0.01))
     assert report.steps == 1 and report.stopped_early
+
+
+def test_fixed_steps_train_exactly_that_many_batches_across_epochs(tiny_pairs):
+    model = build_model(small_config(image_size=32))
+    rgbs, masks = tiny_pairs.split("train")
+    data = PairSet.from_arrays(rgbs[:20], masks[:20], 32)  # 2 batches per epoch at batch 16
+    report = train_unet(model, data, TrainConfig(epochs=1, steps=5, batch_size=16))
+    assert report.steps == 5 and not report.stopped_early and report.images_seen == 16 + 4 + 16 + 4 + 16
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)

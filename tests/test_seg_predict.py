@@ -1,5 +1,6 @@
 """`segment predict` on a folder: RGBA + mask + predictions.csv for good files; one line and a
-rejected row for each bad file (corrupt, non-image, decompression bomb, odd modes)."""
+rejected row for each bad file (empty, corrupt, non-image, SVG, decompression bomb); 16-bit, float
+and CMYK files are converted, not refused (every mode: test_image_modes.py)."""
 from __future__ import annotations
 
 import csv
@@ -36,6 +37,8 @@ def mixed_folder(tmp_path, tiny_dataset_dir):
     Image.fromarray(np.full((64, 64), 40000, np.uint16)).save(folder / "sixteen_bit.png")
     Image.fromarray(np.zeros((64, 64), np.float32)).save(folder / "float.tif")
     Image.new("CMYK", (64, 64), (0, 0, 0, 0)).save(folder / "print.jpg")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "vector.png").write_text('<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>')
     (folder / ".hidden.png").write_bytes(good_bytes)  # hidden files are not inputs
     (folder / "subfolder").mkdir()
     return folder
@@ -45,10 +48,10 @@ EXPECTED_REASONS = {
     "truncated.png": "truncated or corrupt image",
     "notes.txt": "not an image",
     "bomb.png": "too many pixels",
-    "sixteen_bit.png": "unsupported image mode",
-    "float.tif": "unsupported image mode F",
-    "print.jpg": "unsupported image mode CMYK",
+    "empty.png": "empty file",
+    "vector.png": "SVG",
 }
+CONVERTED = {"sixteen_bit.png", "float.tif", "print.jpg"}
 
 
 def _rows(path):
@@ -66,11 +69,11 @@ def test_bad_files_are_rejected_one_line_each_and_the_rest_processed(mixed_folde
     for name, reason in EXPECTED_REASONS.items():
         assert sum(1 for line in lines if line.startswith(f"rejected {name}: {reason}")) == 1, (name, lines)
     rows = _rows(out / PREDICTIONS_CSV)
-    assert set(rows) == set(GOOD) | {"transparent.png", "palette.gif", "grey.jpg"} | set(EXPECTED_REASONS)
+    assert set(rows) == set(GOOD) | {"transparent.png", "palette.gif", "grey.jpg"} | CONVERTED | set(EXPECTED_REASONS)
     for name, reason in EXPECTED_REASONS.items():
         assert rows[name]["status"] == "rejected" and reason in rows[name]["error"] and rows[name]["method"] == ""
     processed = [r for r in rows.values() if r["status"] == "ok"]
-    assert len(processed) == len(report.processed) == 6
+    assert len(processed) == len(report.processed) == 9
     for row in processed:
         assert row["method"] in ("unet", "contour")
         assert (row["confidence_mean"] != "") == with_model and (row["confidence_object"] != "") == with_model
@@ -115,7 +118,7 @@ def test_cli_predict_exit_codes(home, mixed_folder, tmp_path, tiny_dataset_dir, 
     captured = capsys.readouterr()
     assert "no U-Net round yet" in captured.err
     assert captured.err.count("rejected ") == len(EXPECTED_REASONS)
-    assert "6 segmented (unet 0, contour 6), 6 rejected" in captured.out
+    assert "9 segmented (unet 0, contour 9), 5 rejected" in captured.out
     clean = tmp_path / "clean"
     clean.mkdir()
     for name in GOOD:

@@ -63,7 +63,7 @@ def test_rounds_queue_then_pseudo_label_with_fixes_in_between(
         (row,) = list_segmentation_rounds(session)
         assert (row.round, row.encoder, row.train_size, row.val_size) == (1, "resnet18", n_train, 10)
         assert 0.0 <= row.val_iou <= 1.0 and 0.0 <= row.val_dice <= 1.0
-        assert row.share_accepted == 0.0 and row.gate == "mean>=1.0100" and not row.plateau
+        assert row.share_accepted == 0.0 and row.gate == "switch:mean>=1.0100" and not row.plateau
         assert row.model_path == "models/segmentation/round_1.pt" == latest_model_path(session)  # relative to home
         assert count_round_masks(session, 1) == {"contour": len(samples)}
         queue = list_review_queue(session, limit=100)
@@ -130,6 +130,15 @@ def test_both_gate_paths_with_a_trained_model(small_unet, tiny_pairs):
         assert s.confidence_mean is not None and s.confidence_object is not None
         assert s.mask.shape == truth.shape
     assert all(s.method == "contour" and s.confidence_mean is None for s in segment(rgbs[:2], None))
+    # fusing gates: the same fused mask whether accepted or queued, never the U-Net's whole mask
+    model.gate = Gate("agreement", 0.0, fuse=True)
+    fused = segment(rgbs, model)
+    model.gate = Gate("agreement", 1.01, fuse=True)
+    queued = segment(rgbs, model)
+    assert {s.method for s in queued} == {"contour"}
+    for a, b in zip(fused, queued, strict=True):
+        assert a.method == "unet" and np.array_equal(a.mask, b.mask)
+        assert a.scores["agreement"] == b.scores["agreement"]
 
 
 def test_cli_round_and_bad_encoder(seg_home, capsys):

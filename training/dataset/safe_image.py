@@ -2,17 +2,19 @@
 
 Handled: zero-byte, truncated and non-image files, SVG under a raster name, decompression
 bombs (a pixel cap checked from the header, before decoding), animated images (first frame),
-palette, LA, 16-bit, CMYK and other modes, EXIF orientation (transposed).
+EXIF orientation (transposed). `to_8bit_colour` turns every mode Pillow opens into 8-bit RGB or
+RGBA: 16-bit and float scaled by value, CMYK through its ICC profile when it has one, LAB to sRGB.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from db.errors import EmojichError
 
@@ -37,33 +39,85 @@ def _looks_like_svg(head: bytes) -> bool:
 
 
 def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
-    """Grey 16-bit (I;16*, or I holding 16-bit data) to L by keeping the high byte."""
+    """Grey 16-bit (I;16*) or 32-bit integer (I) to L, scaled by value: 0..65535 → 0..255
+    (Pillow's own `convert("L")` clips at 255 and turns most 16-bit pictures white). An I image
+    whose values all fit in 0..255 is 8-bit data in a wide container and is kept as it is."""
     values = np.asarray(image, dtype=np.int64)
-    if image.mode == "I" and values.max(initial=0) <= 255:
-        return Image.fromarray(values.clip(0, 255).astype(np.uint8), "L")
-    return Image.fromarray((values.clip(0, 65535) >> 8).astype(np.uint8), "L")
+    if image.mode == "I" and values.min(initial=0) >= 0 and values.max(initial=0) <= 255:
+        return Image.fromarray(values.astype(np.uint8), "L")
+    return Image.fromarray(np.rint(values.clip(0, 65535) / 257.0).astype(np.uint8), "L")
 
 
-def _to_rgba(image: Image.Image, notes: list[str]) -> Image.Image:
+def _float_to_8(image: Image.Image) -> Image.Image:
+    """Float grey (F) to L: values within 0..1 are scaled to 0..255, others clipped to 0..255."""
+    values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+    if values.size and values.min() >= 0.0 and values.max() <= 1.0:
+        values = values * 255.0
+    return Image.fromarray(np.rint(values.clip(0, 255)).astype(np.uint8), "L")
+
+
+def _cmyk_to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
+    """CMYK to RGB through the file's ICC profile when it has a usable one (sRGB out, perceptual
+    intent), else Pillow's plain conversion."""
+    icc = image.info.get("icc_profile")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            rgb = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            notes.append("CMYK converted to RGB (its ICC profile is unusable: plain conversion)")
+        else:
+            notes.append("CMYK converted to RGB with its ICC profile")
+            return rgb
+    else:
+        notes.append("CMYK converted to RGB (no ICC profile: plain conversion)")
+    return image.convert("RGB")
+
+
+def _lab_to_rgb(image: Image.Image) -> Image.Image:
+    return ImageCms.profileToProfile(
+        image, ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), outputMode="RGB"
+    )
+
+
+def to_8bit_colour(image: Image.Image, notes: list[str] | None = None) -> Image.Image:
+    """Any mode Pillow opens → 8-bit RGB, or RGBA when the image carries transparency (an alpha
+    channel, or a palette/grey/RGB `transparency` entry). One phrase per change goes to `notes`."""
+    notes = [] if notes is None else notes
     mode = image.mode
-    if mode == "RGBA":
+    if mode in ("RGB", "RGBA"):
+        if mode == "RGB" and "transparency" in image.info:
+            notes.append("RGB with a transparent colour converted to RGBA")
+            return image.convert("RGBA")
         return image
     if mode == "P":
         notes.append("palette image converted to RGBA")
-    elif mode in ("LA", "La", "PA"):
-        notes.append(f"{mode} (grey + alpha) converted to RGBA")
-    elif mode.startswith("I;16") or mode == "I":
-        notes.append(f"16-bit ({mode}) reduced to 8-bit")
-        image = _sixteen_bit_to_8(image)
-    elif mode == "CMYK":
-        notes.append("CMYK converted to RGB")
-        image = image.convert("RGB")
-    elif mode == "F":
-        notes.append("float image clipped to 8-bit")
-        image = Image.fromarray(np.asarray(image).clip(0, 255).astype(np.uint8), "L")
-    if image.mode in ("RGB", "L", "1", "YCbCr", "LAB", "HSV"):
+        return image.convert("RGBA") if "transparency" in image.info else image.convert("RGB")
+    if mode in ("LA", "La", "PA", "RGBa"):
+        notes.append(f"{mode} (with alpha) converted to RGBA")
+        return image.convert("RGBA") if mode != "La" else image.convert("LA").convert("RGBA")
+    if mode in ("1", "L"):
+        return image.convert("RGBA") if "transparency" in image.info else image.convert("RGB")
+    if mode.startswith("I;16") or mode == "I":
+        notes.append(f"16-bit ({mode}) scaled to 8-bit")
+        return _sixteen_bit_to_8(image).convert("RGB")
+    if mode == "F":
+        notes.append("float image scaled to 8-bit")
+        return _float_to_8(image).convert("RGB")
+    if mode == "CMYK":
+        return _cmyk_to_rgb(image, notes)
+    if mode == "LAB":
+        notes.append("CIELAB converted to sRGB")
+        return _lab_to_rgb(image)
+    notes.append(f"{mode} converted to RGB")
+    return image.convert("RGB")  # YCbCr, HSV, RGBX and the rest
+
+
+def _to_rgba(image: Image.Image, notes: list[str]) -> Image.Image:
+    rgb = to_8bit_colour(image, notes)
+    if rgb.mode != "RGBA":
         notes.append("no alpha channel: treated as fully opaque")
-    return image.convert("RGBA")
+    return rgb.convert("RGBA")
 
 
 def pad_to_square(image: Image.Image) -> Image.Image:

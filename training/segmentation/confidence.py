@@ -13,8 +13,14 @@ max(p, 1 − p), the probability of the class the mask chose.
   were measured too (bench/bench_segment.py): the band alone separates bad masks worst, since
   soft anti-aliased edges dominate it and it misses unsure interiors.
 
-`choose_gate` measures on validation masks which score better separates bad masks (IoU < 0.95)
-from good ones (ROC AUC, through scipy's Mann–Whitney U) and calibrates its threshold.
+- `agreement` (fusion.py): IoU between the U-Net's own mask and the fused mask; low when the U-Net
+  and the contour outline disagree beyond the white regions the U-Net decided.
+
+`choose_gate` measures on calibration masks (validation plus style-augmented copies, see
+calibration.py: Noto's validation split alone has about 5 bad masks, too few to place a
+threshold) which score better separates bad masks (IoU < 0.95) from good ones (ROC AUC, through
+scipy's Mann–Whitney U) and calibrates its threshold; with fewer than `MIN_BAD` bad masks it
+does not guess a threshold and falls back to the released one.
 """
 from __future__ import annotations
 
@@ -29,24 +35,28 @@ from scipy.stats import mannwhitneyu
 
 @dataclass(frozen=True)
 class Gate:
-    """Which confidence score decides U-Net vs contour fallback, and its threshold."""
+    """Which confidence score accepts a U-Net-decided mask (else the contour fallback), its
+    threshold, and whether the U-Net only decides white regions of the contour mask (fuse, see
+    fusion.py) or replaces it whole (the released switch)."""
 
-    score: str = "mean"  # "mean" (the released code's) or "object" (see confidence.py)
+    score: str = "mean"  # "mean" (the released code's), "object" or "agreement" (see confidence.py)
     threshold: float = 0.99
+    fuse: bool = False
 
     def passes(self, scores: dict[str, float]) -> bool:
         return scores[self.score] >= self.threshold
 
     def describe(self) -> str:
-        return f"{self.score}>={self.threshold:.4f}"
+        return f"{'fuse' if self.fuse else 'switch'}:{self.score}>={self.threshold:.4f}"
 
 
-RELEASED_GATE = Gate("mean", 0.99)
+RELEASED_GATE = Gate("mean", 0.99)  # the report's rule: the U-Net's whole mask when mean ≥ 0.99
 NOTHING_PASSES = Gate("mean", 1.01)  # when every validation mask is bad
+MIN_BAD = 20  # fewer bad calibration masks than this cannot place a threshold
 BAD_IOU = 0.95
 BOUNDARY_BAND = 3  # pixels each side of the predicted boundary
 TARGET_PRECISION = 0.95  # of masks passing the gate, at least this share should be good
-GATE_MODES = ("auto", "mean", "object", "released")  # what `emojich segment round --gate` accepts
+GATE_MODES = ("auto", "mean", "object", "agreement", "released")  # `emojich segment round --gate`
 
 
 def pixel_confidence(p: np.ndarray) -> np.ndarray:
@@ -133,31 +143,42 @@ class GateChoice:
     gate: Gate
     auc: dict[str, float | None]
     reason: str
+    masks: int = 0  # calibration masks measured
+    bad: int = 0  # of which bad (IoU < BAD_IOU)
 
 
 def choose_gate(
     val_scores: Mapping[str, Sequence[float]], ious: Sequence[float], *, mode: str = "auto",
-    target_precision: float = TARGET_PRECISION,
+    target_precision: float = TARGET_PRECISION, min_bad: int = MIN_BAD, fuse: bool = False,
 ) -> GateChoice:
     """Pick the score that better separates bad masks from good and calibrate its threshold.
 
-    mode "auto" picks by AUC; "mean"/"object" force a score (still calibrated); "released" is
-    the released rule (mean ≥ 0.99). Without both good and bad validation masks nothing can be
-    measured: all good (or no validation at all) → the released rule; all bad → nothing passes.
+    mode "auto" picks by AUC; a score's name forces that score (still calibrated); "released" is
+    the released rule (the U-Net's whole mask when mean ≥ 0.99). `fuse` says whether the masks
+    measured are fused ones (the gate then accepts fused masks). With fewer than `min_bad` bad
+    masks no threshold is placed: the released threshold (mean ≥ 0.99) is kept; with no good
+    mask at all nothing passes.
     """
     auc = {name: separation_auc(v, ious) for name, v in val_scores.items()}
+    n, bad = len(ious), int(sum(i < BAD_IOU for i in ious))
     if mode == "released":
-        return GateChoice(RELEASED_GATE, auc, "released rule requested")
-    measurable = {name: a for name, a in auc.items() if a is not None}
-    if not measurable:
-        if len(ious) and max(ious) < BAD_IOU:
-            return GateChoice(NOTHING_PASSES, auc, "every validation mask is bad: nothing is accepted")
-        return GateChoice(RELEASED_GATE, auc, "no bad validation masks to measure against: released rule")
-    if mode == "auto":
-        name = max(measurable, key=lambda n: (measurable[n], n != "mean"))
-    elif mode in val_scores:
-        name = mode
-    else:
+        return GateChoice(RELEASED_GATE, auc, "released rule requested", n, bad)
+    if mode != "auto" and mode not in val_scores:
         raise ValueError(f"unknown gate mode {mode!r}; expected auto, released or one of {sorted(val_scores)}")
+    if n and bad == n:
+        return GateChoice(NOTHING_PASSES, auc, "every calibration mask is bad: nothing is accepted", n, bad)
+    if bad < max(min_bad, 1):
+        fallback = Gate(RELEASED_GATE.score, RELEASED_GATE.threshold, fuse)
+        return GateChoice(
+            fallback, auc, f"only {bad} bad calibration masks (< {min_bad}): released threshold kept", n, bad
+        )
+    measurable = {name: a for name, a in auc.items() if a is not None}  # both kinds present: all measurable
+    name = max(measurable, key=lambda k: (measurable[k], k != "mean")) if mode == "auto" else mode
     threshold = calibrate_threshold(val_scores[name], ious, target_precision)
-    return GateChoice(Gate(name, threshold), auc, f"AUC {name} {auc[name]:.3f}")
+    return GateChoice(Gate(name, threshold, fuse), auc, f"AUC {name} {auc[name]:.3f}, {bad} of {n} bad", n, bad)
+
+
+def gate_precision(passed: Sequence[bool], ious: Sequence[float], bad_below: float = BAD_IOU) -> float | None:
+    """Share of the masks passing the gate that are good; None when none passes."""
+    passed, good = np.asarray(passed, bool), np.asarray(ious, float) >= bad_below
+    return float(good[passed].mean()) if passed.any() else None

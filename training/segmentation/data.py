@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from training.segmentation.model import IMAGENET_MEAN, IMAGENET_STD
@@ -75,25 +74,3 @@ class PairSet:
         )
 
 
-def augment(images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cheap batch augmentation for float images in 0..1 (N, 3, S, S) and their masks:
-    horizontal flips, colour channel shuffles (new palettes, same shapes), and shrinking the
-    emoji onto a white canvas at a random place (generated emoji vary in size and position)."""
-    n, _, size, _ = images.shape
-    flip = torch.rand(n, generator=generator) < 0.5
-    images[flip] = images[flip].flip(-1)
-    masks[flip] = masks[flip].flip(-1)
-    if torch.rand(1, generator=generator).item() < 0.5:
-        perm = torch.randperm(3, generator=generator)
-        images = images[:, perm]
-    if torch.rand(1, generator=generator).item() < 0.5:
-        scale = 0.6 + 0.4 * torch.rand(1, generator=generator).item()
-        small = max(8, int(size * scale))
-        shrunk = F.interpolate(images, size=(small, small), mode="bilinear", align_corners=False, antialias=True)
-        shrunk_masks = (F.interpolate(masks, size=(small, small), mode="area") >= 0.5).float()
-        top, left = (int(torch.randint(0, size - small + 1, (1,), generator=generator)) for _ in range(2))
-        images = torch.ones_like(images)
-        images[:, :, top:top + small, left:left + small] = shrunk
-        masks = torch.zeros_like(masks)
-        masks[:, :, top:top + small, left:left + small] = shrunk_masks
-    return images, masks

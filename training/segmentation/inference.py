@@ -1,8 +1,12 @@
-"""Segmenting images: U-Net probabilities, the confidence gate and the contour fallback.
+"""Segmenting images: U-Net probabilities, the fusion rule, the confidence gate and the contour
+fallback.
 
-`segment` is the one pipeline everything uses (rounds, `segment predict`, sticker export): the
-U-Net's mask when its gated confidence score passes, otherwise the contour method's mask; with
-no model, the contour method alone.
+`segment` is the one pipeline everything uses (rounds, `segment predict`, sticker export). With a
+fusing gate (every model a round trains): the contour mask with its white regions decided by the
+U-Net (fusion.py); the gate says whether it is accepted ("unet") or goes to review ("contour",
+the same fused mask as the suggestion). With the released
+switch (`--gate released`, and model files from before fusion): the U-Net's whole mask when its
+score passes, otherwise the contour method's mask. With no model, the contour method alone.
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import torch.nn.functional as F
 from training.segmentation import confidence
 from training.segmentation.contour import ContourParams, contour_mask
 from training.segmentation.data import resize_rgb, to_tensor
-from training.segmentation.model import LoadedModel
+from training.segmentation.fusion import FusionParams, fuse
+from training.segmentation.model import Gate, LoadedModel
 
 
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -48,10 +53,53 @@ def predict_probabilities(
 @dataclass(frozen=True)
 class Segmentation:
     mask: np.ndarray  # bool, True = opaque
-    method: str  # "unet" or "contour"
+    method: str  # "unet" (the U-Net's decision passed the gate) or "contour"
     confidence_mean: float | None  # the U-Net's scores (None when no model was used)
     confidence_object: float | None
     unet_mask: np.ndarray | None = None
+    scores: dict[str, float] | None = None  # every score the gate can use (confidence.scores + agreement)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    mask: np.ndarray  # what the gate accepts or not: the fused mask, or the U-Net's whole mask (switch)
+    contour: np.ndarray  # the fallback
+    unet: np.ndarray
+    scores: dict[str, float]  # confidence.scores + agreement
+
+
+def candidate(
+    rgb: np.ndarray, p: np.ndarray, fused: bool, unet_size: int, contour_params: ContourParams = ContourParams(),
+    fusion_params: FusionParams = FusionParams(),
+) -> Candidate:
+    """The mask the U-Net vouches for, for one image and its probabilities (at the image's
+    size); `unet_size` is the side the U-Net saw the image at. With the switch (not fused),
+    agreement is the IoU of the U-Net's mask with the contour mask."""
+    scores = confidence.scores(p)
+    unet = p >= 0.5
+    contour = contour_mask(rgb, contour_params)
+    if fused:
+        result = fuse(rgb, p, contour_params, fusion_params, contour=contour, unet_px=max(rgb.shape[:2]) / unet_size)
+        mask, scores["agreement"] = result.mask, result.agreement
+    else:
+        mask, scores["agreement"] = unet, confidence.mask_iou(unet, contour)
+    return Candidate(mask, contour, unet, scores)
+
+
+def decide(
+    rgb: np.ndarray, p: np.ndarray, gate: Gate, unet_size: int, contour_params: ContourParams = ContourParams(),
+    fusion_params: FusionParams = FusionParams(),
+) -> Segmentation:
+    """The pipeline's answer for one image. Fusing: the fused mask, marked "unet" (accepted) when
+    the gate passes, else "contour" (to review; measured: the fused mask is the better suggestion
+    even then, README). Released switch: the U-Net's whole mask when the gate passes, else the
+    contour mask."""
+    c = candidate(rgb, p, gate.fuse, unet_size, contour_params, fusion_params)
+    mean, second = c.scores["mean"], c.scores["object"]
+    if c.mask.any() and gate.passes(c.scores):  # an empty mask is never a usable emoji mask
+        return Segmentation(c.mask, "unet", mean, second, c.unet, c.scores)
+    fallback = c.mask if gate.fuse and c.mask.any() else c.contour
+    return Segmentation(fallback, "contour", mean, second, c.unet, c.scores)
 
 
 def segment(
@@ -64,13 +112,5 @@ def segment(
     if model is None:
         return [Segmentation(contour_mask(rgb, contour_params), "contour", None, None) for rgb in rgbs]
     probs = predict_probabilities(model.model, model.config.image_size, rgbs, batch_size, device)
-    results = []
-    for rgb, p in zip(rgbs, probs, strict=True):
-        scores = confidence.scores(p)
-        unet = p >= 0.5
-        if unet.any() and model.gate.passes(scores):  # an empty mask is never a usable emoji mask
-            results.append(Segmentation(unet, "unet", scores["mean"], scores["object"], unet))
-        else:
-            fallback = contour_mask(rgb, contour_params)
-            results.append(Segmentation(fallback, "contour", scores["mean"], scores["object"], unet))
-    return results
+    size = model.config.image_size
+    return [decide(rgb, p, model.gate, size, contour_params) for rgb, p in zip(rgbs, probs, strict=True)]

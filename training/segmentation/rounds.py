@@ -4,12 +4,15 @@
    masks and the generated samples no round or person has decided on yet;
 2. train the U-Net, from the previous round's weights when they fit, else from scratch (with the
    encoder's ImageNet weights when they are in the local cache; one line says so when they are not);
-3. evaluate on validation: IoU, Dice, and which confidence score better separates bad masks
-   (IoU < 0.95) from good ones: that score, calibrated, becomes the round's gate;
+3. evaluate on validation (IoU, Dice of the U-Net alone), then calibrate the gate on validation
+   plus style-augmented copies of it (calibration.py) with the pipeline's own masks (fused:
+   the contour outline with the U-Net deciding white regions): the score that better separates
+   bad masks (IoU < 0.95) from good ones, at a threshold where ≥ 95 % of the accepted are good;
 4. save the model to `<home>/models/segmentation/round_N.pt`;
 5. predict on the undecided samples: masks passing the gate become pseudo-labels (source unet,
-   accepted, round N); the rest are queued for review with the contour suggestion (source
-   contour, needs_review), both with the U-Net's two confidence scores;
+   accepted, round N); the rest are queued for review with the same pipeline mask as the
+   suggestion (source contour, needs_review; with `--gate released`, the contour method's mask),
+   both with the U-Net's two confidence scores;
 6. record the round (one transaction with all its masks), with whether its encoder started from
    ImageNet weights, and say whether validation IoU has stopped improving, in which case another
    round is not worth it.
@@ -40,6 +43,7 @@ from db.segmentation import (
     next_round_number,
 )
 from training.dataset.layout import dataset_dir
+from training.segmentation.calibration import calibration_set
 from training.segmentation.confidence import GATE_MODES, GateChoice, choose_gate
 from training.segmentation.contour import ContourParams
 from training.segmentation.data import PairSet, to_rgb_on_white
@@ -58,6 +62,9 @@ from training.segmentation.model import (
 from training.segmentation.train import TrainConfig, TrainReport, evaluate, train_unet
 
 PLATEAU_DELTA = 0.002  # a round that lifts validation IoU by less than this has plateaued
+# Round 1 as the CPU demo trains it (and bench/bench_segment.py measures it): fixed steps, never a
+# wall-clock budget, so what is computed does not depend on the machine's speed.
+DEMO_ROUND = {"encoder": "resnet18", "image_size": 64, "steps": 400, "batch_size": 16, "lr": 3e-3}
 PREDICT_CHUNK = 64
 
 
@@ -173,6 +180,7 @@ def run_round(
     encoder: str = DEFAULT_ENCODER,
     image_size: int = 256,
     epochs: int = 5,
+    steps: int | None = None,
     batch_size: int = 16,
     lr: float = 3e-3,
     time_budget_s: float | None = None,
@@ -191,7 +199,9 @@ def run_round(
     if gate_mode not in GATE_MODES:  # checked before training, not after it
         raise EmojichError(f"unknown gate {gate_mode!r}; expected one of {', '.join(GATE_MODES)}")
     config = config_for(encoder, image_size)
-    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, time_budget_s=time_budget_s, seed=seed)
+    train_cfg = TrainConfig(
+        epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, time_budget_s=time_budget_s, seed=seed
+    )
     notes: list[str] = []
 
     with read_session(engine) as session:
@@ -218,9 +228,16 @@ def run_round(
     del train_rgbs, train_masks
 
     evaluation = evaluate(model, image_size, val_rgbs, val_masks, device=device)
-    gate = choose_gate(
-        {"mean": evaluation.mean_scores, "object": evaluation.object_scores}, evaluation.iou, mode=gate_mode
+    fused = gate_mode != "released"
+    calibration = calibration_set(
+        model, image_size, val_rgbs, val_masks, fused=fused, contour_params=contour_params, device=device, seed=seed
     )
+    gate = choose_gate(calibration.scores, calibration.ious, mode=gate_mode, fuse=fused)
+    if calibration.copies:
+        notes.append(
+            f"gate calibrated on {len(calibration.ious)} masks ({calibration.copies} style-augmented copies of "
+            f"validation), {calibration.bad} bad"
+        )
     if fixed_gate is not None:
         gate = GateChoice(fixed_gate, gate.auc, "fixed by the caller")
     path = save_model(Home.resolve(home).segmentation_model(number), model, config, gate.gate, number)

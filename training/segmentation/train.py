@@ -1,6 +1,8 @@
 """Training the U-Net: Dice + BCE (smp losses), AdamW with warm-up and cosine decay over the
-steps or an optional wall-clock budget (whichever ends first); evaluation with smp's metrics
-(IoU and Dice per image, at full size)."""
+steps (`epochs` passes, or exactly `steps` batches) or an optional wall-clock budget (whichever
+ends first; the demo and the bench use fixed steps so that what is computed never depends on the
+machine's speed); style augmentations (augment.py); evaluation with smp's metrics (IoU and Dice
+per image, at full size)."""
 from __future__ import annotations
 
 import math
@@ -13,7 +15,8 @@ import torch
 from tqdm import tqdm
 
 from training.segmentation import confidence
-from training.segmentation.data import PairSet, augment
+from training.segmentation.augment import augment
+from training.segmentation.data import PairSet
 from training.segmentation.inference import predict_probabilities
 from training.segmentation.model import IMAGENET_MEAN, IMAGENET_STD, smp  # smp imported there, quietly
 
@@ -21,6 +24,7 @@ from training.segmentation.model import IMAGENET_MEAN, IMAGENET_STD, smp  # smp 
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 5
+    steps: int | None = None  # exactly this many batches (epochs is then ignored)
     batch_size: int = 16
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -31,6 +35,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("epochs and batch_size must be ≥ 1 and lr > 0")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError("steps must be ≥ 1")
 
 
 @dataclass
@@ -79,7 +85,8 @@ def train_unet(
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
+    total = cfg.steps if cfg.steps is not None else steps_per_epoch * cfg.epochs
+    epochs = math.ceil(total / steps_per_epoch)
     model.to(device, memory_format=torch.channels_last).train()  # faster convolutions on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_fn = SegLoss()
@@ -89,9 +96,11 @@ def train_unet(
     started = time.perf_counter()
     bar = tqdm(total=total, desc="training U-Net", unit="step", disable=not progress)
     out_of_time = False
-    for _epoch in range(cfg.epochs):
+    for _epoch in range(epochs):
         order = torch.randperm(len(data), generator=generator)
         for start in range(0, len(data), cfg.batch_size):
+            if report.steps >= total:
+                break
             index = order[start:start + cfg.batch_size]
             images = data.images[index].float().div_(255.0)
             masks = data.masks[index].clone()

@@ -30,17 +30,14 @@ ADMIN = "admin"
 CONFIG = "tiny"  # the shipped configs/tiny.toml
 
 QUICK_CONFIG = "smoke"  # --quick: the same stages at seconds scale (configs/smoke.toml)
-QUICK_SEGMENTATION = {"seg_epochs": 2, "seg_time_budget_s": 15.0}
+QUICK_SEGMENTATION = {"seg_steps": 30}
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     quick: bool = False
     overrides: tuple[str, ...] = ()
-    seg_encoder: str = "resnet18"
-    seg_image_size: int = 64
-    seg_epochs: int = 6
-    seg_time_budget_s: float = 120.0
+    seg_steps: int | None = None  # None: training.segmentation.rounds.DEMO_ROUND's fixed step count
 
 
 @dataclass(frozen=True)
@@ -118,22 +115,15 @@ def _progress_figure(home: Path, engine: Engine) -> Path:
 
 
 def _segmentation_round(home: Path, engine: Engine, options: DemoOptions) -> None:
-    from training.segmentation.rounds import run_round
+    from training.segmentation.rounds import DEMO_ROUND, run_round
 
     with read_session(engine) as s:
         rounds = count_segmentation_rounds(s)
     if rounds:
         tqdm.write("a U-Net round already exists: skipping (run `emojich segment round` for the next one)")
         return
-    result = run_round(
-        engine,
-        home,
-        encoder=options.seg_encoder,
-        image_size=options.seg_image_size,
-        epochs=options.seg_epochs,
-        time_budget_s=options.seg_time_budget_s,
-        progress=True,
-    )
+    settings = {**DEMO_ROUND, **({"steps": options.seg_steps} if options.seg_steps else {})}
+    result = run_round(engine, home, **settings, progress=True)
     tqdm.write(str(getattr(result, "summary", lambda: result)()))
 
 

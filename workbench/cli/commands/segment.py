@@ -32,14 +32,20 @@ def _check_device(device: str) -> None:
 @segment_app.command("round")
 def round_(
     ctx: typer.Context,
-    encoder: str = typer.Option("efficientnet-b7", "--encoder", help="Any smp encoder name (resnet18 for CPU)."),
+    encoder: str = typer.Option(
+        "resnet18", "--encoder", help="Any smp encoder name (efficientnet-b7: the report's, for a GPU)."
+    ),
     epochs: int = typer.Option(5, "--epochs", min=1, help="Passes over the training masks."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Train exactly this many batches (overrides --epochs)."),
     image_size: int = typer.Option(256, "--image-size", help="Training/inference side in px (multiple of 32)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     lr: float = typer.Option(3e-3, "--lr"),
     time_budget: float = typer.Option(None, "--time-budget", help="Stop training after this many seconds."),
     scratch: bool = typer.Option(False, "--scratch", help="Train from scratch, not from the previous round."),
-    gate: str = typer.Option("auto", "--gate", help="auto (measured), mean, object or released (mean≥0.99)."),
+    gate: str = typer.Option(
+        "auto", "--gate",
+        help="auto (measured), mean, object, agreement, or released (the report's switch: U-Net mask when mean≥0.99).",
+    ),
     device: str = typer.Option("cpu", "--device"),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads (1 is fastest on a busy CPU)."),
 ) -> None:
@@ -63,6 +69,7 @@ def round_(
         encoder=encoder,
         image_size=image_size,
         epochs=epochs,
+        steps=steps,
         batch_size=batch_size,
         lr=lr,
         time_budget_s=time_budget,
