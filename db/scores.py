@@ -1,15 +1,18 @@
-"""Rating aggregates per checkpoint, computed in SQL: score moments, counts per rater, agreement inputs."""
+"""Rating aggregates per checkpoint, computed in SQL: score moments, counts per rater, agreement inputs.
+
+Read from the per-sample aggregates that db/ratings.py keeps current (db/rating_stats.py), so a
+dashboard costs the same at 10 or 10,000 ratings per sample."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import SCORE_COLUMNS, Checkpoint, Rater, Rating, Sample
+from db.models import SCORE_COLUMNS, SCORE_VALUES, Checkpoint, CheckpointRaterCount, Rater, SampleRatingStats
 
 CRITERIA = SCORE_COLUMNS  # generality, emoji_style, quality
-SCALE = (1, 2, 3, 4, 5)
+SCALE = SCORE_VALUES
 
 
 @dataclass(frozen=True)
@@ -34,21 +37,33 @@ class CheckpointScores:
     combined: Moments  # of the mean of the three criteria
 
 
+def score_sum(criterion: str):
+    """Σ score over a sample's ratings on one criterion, from its value counts."""
+    return sum(value * getattr(SampleRatingStats, f"{criterion}_{value}") for value in SCALE)
+
+
+def _rated_in_run(run_id: int):
+    return (
+        select()
+        .select_from(SampleRatingStats)
+        .join(Checkpoint, Checkpoint.id == SampleRatingStats.checkpoint_id)
+        .where(Checkpoint.run_id == run_id, SampleRatingStats.ratings > 0)
+    )
+
+
 def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
     """One row per checkpoint of the run that has ratings, in step order, aggregated in SQL:
     first a mean per sample over its raters, then moments of those means per checkpoint."""
-    g, s, q = (getattr(Rating, c) for c in CRITERIA)
+    n = SampleRatingStats.ratings
+    sums = {name: score_sum(c) for name, c in zip(("g", "s", "q"), CRITERIA, strict=True)}
     per_sample = (
-        select(
-            Rating.sample_id.label("sample_id"),
-            func.count().label("n"),
-            *(func.avg(v).label(c) for v, c in ((g, "g"), (s, "s"), (q, "q"))),
-            (func.avg(g + s + q) / 3.0).label("c"),
+        _rated_in_run(run_id)
+        .add_columns(
+            SampleRatingStats.checkpoint_id.label("checkpoint_id"),
+            n.label("n"),
+            *((total * 1.0 / n).label(name) for name, total in sums.items()),
+            ((sums["g"] + sums["s"] + sums["q"]) / (3.0 * n)).label("c"),
         )
-        .join(Sample, Sample.id == Rating.sample_id)
-        .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
-        .where(Checkpoint.run_id == run_id)
-        .group_by(Rating.sample_id)
         .subquery()
     )
     columns = [Checkpoint.id, Checkpoint.step, func.sum(per_sample.c.n), func.count()]
@@ -58,8 +73,7 @@ def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
     rows = session.execute(
         select(*columns)
         .select_from(per_sample)
-        .join(Sample, Sample.id == per_sample.c.sample_id)
-        .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
+        .join(Checkpoint, Checkpoint.id == per_sample.c.checkpoint_id)
         .group_by(Checkpoint.id, Checkpoint.step)
         .order_by(Checkpoint.step)
     ).all()
@@ -77,14 +91,15 @@ def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
 
 
 def ratings_per_rater(session: Session, run_id: int) -> list[tuple[str, int]]:
+    total = func.sum(CheckpointRaterCount.ratings)
     rows = session.execute(
-        select(Rater.name, func.count())
-        .select_from(Rating)
-        .join(Rater, Rater.id == Rating.rater_id)
-        .join(Sample, Sample.id == Rating.sample_id)
-        .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
+        select(Rater.name, total)
+        .select_from(CheckpointRaterCount)
+        .join(Rater, Rater.id == CheckpointRaterCount.rater_id)
+        .join(Checkpoint, Checkpoint.id == CheckpointRaterCount.checkpoint_id)
         .where(Checkpoint.run_id == run_id)
         .group_by(Rater.name)
+        .having(total > 0)
         .order_by(Rater.name)
     ).all()
     return [(r[0], int(r[1])) for r in rows]
@@ -92,18 +107,10 @@ def ratings_per_rater(session: Session, run_id: int) -> list[tuple[str, int]]:
 
 def score_value_counts(session: Session, run_id: int) -> dict[str, list[tuple[int, list[int]]]]:
     """Per criterion, (sample_id, [how many raters gave 1, 2, 3, 4, 5]): the input of
-    Krippendorff's alpha. One grouped pass in SQL (counts pivoted per score), a row per sample."""
-    columns = [Rating.sample_id]
-    for criterion in CRITERIA:
-        column = getattr(Rating, criterion)
-        columns += [func.sum(case((column == value, 1), else_=0)) for value in SCALE]
+    Krippendorff's alpha, a row per rated sample of the run."""
+    columns = [getattr(SampleRatingStats, f"{c}_{v}") for c in CRITERIA for v in SCALE]
     rows = session.execute(
-        select(*columns)
-        .join(Sample, Sample.id == Rating.sample_id)
-        .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
-        .where(Checkpoint.run_id == run_id)
-        .group_by(Rating.sample_id)
-        .order_by(Rating.sample_id)
+        _rated_in_run(run_id).add_columns(SampleRatingStats.sample_id, *columns).order_by(SampleRatingStats.sample_id)
     ).all()
     width = len(SCALE)
     return {

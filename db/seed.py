@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from db.comparisons import save_comparison
 from db.masks import add_mask
 from db.models import DatasetItem, Rating, SegmentationRound, utcnow
+from db.rating_stats import rebuild as rebuild_rating_stats
 from db.raters import add_rater
 from db.runs import add_metrics, add_run
 from db.samples import NewSample, add_checkpoint_with_samples, ensure_prompt_set, list_prompts
@@ -196,6 +197,7 @@ def _seed_ratings(session: Session, result: SeedResult, index, last: int, rng: r
             rows.append({"rater_id": rater_id, "sample_id": sample_id, **scores, "created_at": now, "updated_at": now})
     if rows:
         session.execute(insert(Rating), rows)
+        rebuild_rating_stats(session, result.checkpoint_ids)  # a bulk insert bypasses db/ratings.py
 
 
 def _seed_comparisons(session: Session, result: SeedResult, per_rater: int, rng: random.Random) -> None:

@@ -21,6 +21,7 @@ from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_f
 from workbench.app.analytics.scores import interval_from_moments
 from workbench.app.analytics.stopping_rule import RULE, CheckpointPoint, recommend
 from workbench.app.app_pages import shared
+from workbench.app.plain_text import escape_markdown
 
 NAMES = {"generality": "generality", "emoji_style": "emoji style", "quality": "quality", "combined": "combined"}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#444444"]
@@ -153,7 +154,8 @@ st.subheader("Decision")
 current = decision_query(run_id)
 if current:
     step, who, reason, when = current
-    st.write(f"Chosen: **step {step}** by {who} on {when:%Y-%m-%d %H:%M} — {reason}")
+    st.markdown(f"Chosen: **step {step}**")
+    st.text(f"by {who} on {when:%Y-%m-%d %H:%M} — {reason}")  # a name and a reason are text, never markdown
 else:
     st.write("No checkpoint chosen yet.")
 if not rater.is_admin:
@@ -171,7 +173,7 @@ if decide:
         with shared.writing() as session:
             add_decision(session, rater.id, chosen, reason)
     except EmojichError as exc:
-        st.error(f"Not recorded: {exc}")
+        st.error(f"Not recorded: {escape_markdown(str(exc))}")
     else:
         shared.flash(f"Recorded: stop at step {steps[chosen]}.")
         st.rerun()
