@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image as PILImage
 from sqlalchemy import select
@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from db.errors import CheckpointNotFound, EmojichError, SampleNotFound
 from db.ids import could_be_id
-from db.images import put_image
+from db.images import PreparedImage, prepare_image, put_prepared
 from db.models import Checkpoint, Prompt, PromptSet, Sample
 
 
 @dataclass(frozen=True)
 class NewSample:
-    """One generated image, ready to be stored with its checkpoint."""
+    """One generated image, ready to be stored with its checkpoint. The image is encoded and
+    hashed when the NewSample is made, so the checkpoint's write transaction only inserts rows."""
 
     prompt_id: int
     seed: int
@@ -25,6 +26,10 @@ class NewSample:
     top_p: float = 0.995
     temperature: float = 1.0
     perplexity: float | None = None
+    prepared: PreparedImage = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prepared", prepare_image(self.image))
 
 
 def ensure_prompt_set(session: Session, name: str, texts: Sequence[str]) -> PromptSet:
@@ -65,25 +70,26 @@ def add_checkpoint_with_samples(
     """Write a checkpoint row, its samples and their images in the caller's transaction.
 
     Call inside `write_session`: if anything fails (a bad image, a duplicate), nothing of the
-    batch remains, neither rows nor images.
+    batch remains, neither rows nor images. The images were encoded when the NewSamples were
+    made, before the transaction: it holds the write lock for milliseconds.
     """
     checkpoint = Checkpoint(run_id=run_id, step=step, epoch=epoch, path=path)
     session.add(checkpoint)
     session.flush()
-    for new in samples:
-        sha = put_image(session, new.image)
-        session.add(
-            Sample(
-                checkpoint_id=checkpoint.id,
-                prompt_id=new.prompt_id,
-                seed=new.seed,
-                top_k=new.top_k,
-                top_p=new.top_p,
-                temperature=new.temperature,
-                image_sha256=sha,
-                perplexity=new.perplexity,
-            )
+    put_prepared(session, [new.prepared for new in samples])  # encoded already: one INSERT, no PNG work here
+    session.add_all(
+        Sample(
+            checkpoint_id=checkpoint.id,
+            prompt_id=new.prompt_id,
+            seed=new.seed,
+            top_k=new.top_k,
+            top_p=new.top_p,
+            temperature=new.temperature,
+            image_sha256=new.prepared.sha256,
+            perplexity=new.perplexity,
         )
+        for new in samples
+    )
     session.flush()
     return checkpoint
 
