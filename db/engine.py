@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import db.limits  # noqa: F401  (every ORM flush checks text limits the same on SQLite and PostgreSQL)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "emojich_write"
 

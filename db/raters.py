@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import EmojichError, InvalidToken, PermissionDenied, RaterNotFound
 from db.ids import parse_id
+from db.limits import check_text
 from db.models import Rater
 
 TOKEN_PREFIX = "emj"
@@ -50,6 +51,7 @@ def add_rater(session: Session, name: str, *, is_admin: bool = False) -> tuple[R
     name = name.strip()
     if not name:
         raise EmojichError("a rater needs a non-empty name")
+    check_text(Rater, name=name)
     if session.scalar(select(Rater.id).where(Rater.name == name)) is not None:
         raise RaterExists(f"rater {name!r} already exists; pick another name or reset their token")
     rater = Rater(name=name, token_hash="pending", is_admin=is_admin)

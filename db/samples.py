@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from db.errors import CheckpointNotFound, EmojichError, SampleNotFound
 from db.ids import could_be_id
 from db.images import PreparedImage, prepare_image, put_prepared
+from db.limits import check_text
 from db.models import Checkpoint, Prompt, PromptSet, Sample
 
 
@@ -38,6 +39,9 @@ def ensure_prompt_set(session: Session, name: str, texts: Sequence[str]) -> Prom
     An existing set must hold the same texts: silently evaluating other prompts under the same
     name would make checkpoints incomparable.
     """
+    check_text(PromptSet, name=name)
+    for text in texts:
+        check_text(Prompt, text=text)
     prompt_set = session.scalar(select(PromptSet).where(PromptSet.name == name))
     if prompt_set is None:
         prompt_set = PromptSet(name=name)

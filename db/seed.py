@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from db.comparisons import save_comparison
 from db.masks import add_mask
 from db.models import DatasetItem, Rating, SegmentationRound, utcnow
-from db.rating_stats import rebuild as rebuild_rating_stats
 from db.raters import add_rater
+from db.rating_stats import rebuild as rebuild_rating_stats
 from db.runs import add_metrics, add_run
 from db.samples import NewSample, add_checkpoint_with_samples, ensure_prompt_set, list_prompts
 

@@ -12,9 +12,9 @@ from db.masks import accept_manual_mask, count_review_queue, list_review_queue, 
 from training.segmentation.contour import ContourParams, contour_mask
 from workbench.app import mask_edit
 from workbench.app.app_pages import shared
-from workbench.app.plain_text import prompt_heading
 from workbench.app.components.brush import brush_strokes
 from workbench.app.components.image_click import clicked_pixel
+from workbench.app.plain_text import prompt_heading
 
 VIEW = 256  # shown size of the four previews
 EDIT = 384  # shown size of the click and brush surfaces
