@@ -311,6 +311,9 @@ class LoginSession(Base):
     __table_args__ = (
         CheckConstraint("length(session_sha256) = 64", name="session_sha256_length"),
         Index("ix_login_sessions_rater_id", "rater_id"),
+        # ids are never reused (SQLite would hand a deleted row's id to the next login): a page
+        # holding an ended login's id must never find someone else's login under it
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

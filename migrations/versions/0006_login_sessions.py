@@ -44,7 +44,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['rater_id'], ['raters.id'], name=op.f('login_sessions_rater_id_fk'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('login_sessions_pk')),
     sa.UniqueConstraint('handoff_sha256', name=op.f('login_sessions_handoff_sha256_uq')),
-    sa.UniqueConstraint('session_sha256', name=op.f('login_sessions_session_sha256_uq'))
+    sa.UniqueConstraint('session_sha256', name=op.f('login_sessions_session_sha256_uq')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.create_index('ix_login_sessions_rater_id', ['rater_id'], unique=False)

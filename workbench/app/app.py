@@ -56,7 +56,8 @@ def restore_login() -> None:
     if login_id is not None:
         with shared.reading() as session:
             live = check_live(session, login_id)
-        if live is None:
+        current = st.session_state.get("auth.rater")
+        if live is None or current is None or live.rater_id != current.id:
             shared.end_page_login()
         else:
             shared.set_login(live)
