@@ -39,10 +39,10 @@ from db.models import Rater, Rating, Sample, utcnow  # noqa: E402
 from db.rating_stats import rebuild  # noqa: E402
 from db.ratings import blind_checkpoint_order, get_scores, list_grid, next_item, rating_progress  # noqa: E402
 from db.runs import metric_series  # noqa: E402
-from db.scores import checkpoint_scores, ratings_per_rater, score_value_counts  # noqa: E402
+from db.scores import checkpoint_scores, coincidences, ratings_per_rater  # noqa: E402
 from db.seed import seed_workbench, true_means  # noqa: E402
 from db.stickers import list_sticker_candidates  # noqa: E402
-from workbench.app.analytics.agreement import ordinal_alpha_from_counts  # noqa: E402
+from workbench.app.analytics.agreement import ordinal_alpha_from_coincidences  # noqa: E402
 from workbench.app.analytics.bradley_terry import ranking  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def timed(fn, repeat: int = 3) -> float:
 
 def page_queries(session, run_id: int, rater_id: int, checkpoint_id: int, prompt_id: int) -> dict[str, dict[str, callable]]:
     def alphas():
-        return [ordinal_alpha_from_counts([c for _, c in rows]) for rows in score_value_counts(session, run_id).values()]
+        return [ordinal_alpha_from_coincidences(m) for m in coincidences(session, run_id).values()]
 
     def bt():
         steps = dict(checkpoint_steps(session, run_id))

@@ -52,38 +52,36 @@ def _rated_in_run(run_id: int):
 
 
 def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
-    """One row per checkpoint of the run that has ratings, in step order, aggregated in SQL:
-    first a mean per sample over its raters, then moments of those means per checkpoint."""
-    n = SampleRatingStats.ratings
-    sums = {name: score_sum(c) for name, c in zip(("g", "s", "q"), CRITERIA, strict=True)}
-    per_sample = (
-        _rated_in_run(run_id)
-        .add_columns(
-            SampleRatingStats.checkpoint_id.label("checkpoint_id"),
-            n.label("n"),
-            *((total * 1.0 / n).label(name) for name, total in sums.items()),
-            ((sums["g"] + sums["s"] + sums["q"]) / (3.0 * n)).label("c"),
-        )
-        .subquery()
-    )
-    columns = [Checkpoint.id, Checkpoint.step, func.sum(per_sample.c.n), func.count()]
-    for name in ("g", "s", "q", "c"):
-        value = per_sample.c[name]
-        columns += [func.avg(value), func.avg(value * value)]
-    rows = session.execute(
-        select(*columns)
-        .select_from(per_sample)
-        .join(Checkpoint, Checkpoint.id == per_sample.c.checkpoint_id)
-        .group_by(Checkpoint.id, Checkpoint.step)
-        .order_by(Checkpoint.step)
+    """One row per checkpoint of the run that has ratings, in step order: first a mean per sample
+    over its raters (score sum S over its m ratings), then moments of those means per checkpoint.
+    SQL sums whole numbers per checkpoint and m (S, S², samples); the division by m is done here,
+    once per group instead of once per sample."""
+    m = SampleRatingStats.ratings
+    sums = [score_sum(c) for c in CRITERIA]
+    sums.append(sums[0] + sums[1] + sums[2])  # combined: the sample's mean is S / (3m)
+    columns = [SampleRatingStats.checkpoint_id, m, func.count()]
+    for total in sums:
+        columns += [func.sum(total), func.sum(total * total)]
+    groups = session.execute(
+        _rated_in_run(run_id).add_columns(*columns).group_by(SampleRatingStats.checkpoint_id, m)
     ).all()
+    steps = dict(session.execute(select(Checkpoint.id, Checkpoint.step).where(Checkpoint.run_id == run_id)).all())
+    totals: dict[int, list[float]] = {}
+    for checkpoint_id, ratings, samples, *moments in groups:
+        acc = totals.setdefault(checkpoint_id, [0.0] * (2 + 2 * len(sums)))
+        acc[0] += ratings * samples
+        acc[1] += samples
+        for i in range(len(sums)):
+            scale = ratings * (3 if i == len(sums) - 1 else 1)
+            acc[2 + 2 * i] += float(moments[2 * i]) / scale
+            acc[3 + 2 * i] += float(moments[2 * i + 1]) / scale**2
     result = []
-    for row in rows:
-        samples = int(row[3])
-        moments = [Moments(samples, float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(4)]
+    for checkpoint_id, acc in sorted(totals.items(), key=lambda item: steps[item[0]]):
+        samples = int(acc[1])
+        moments = [Moments(samples, acc[2 + 2 * i] / samples, acc[3 + 2 * i] / samples) for i in range(len(sums))]
         result.append(
             CheckpointScores(
-                checkpoint_id=row[0], step=row[1], ratings=int(row[2]), samples=samples,
+                checkpoint_id=checkpoint_id, step=steps[checkpoint_id], ratings=int(acc[0]), samples=samples,
                 by_criterion=dict(zip(CRITERIA, moments[:3], strict=True)), combined=moments[3],
             )
         )
@@ -117,3 +115,26 @@ def score_value_counts(session: Session, run_id: int) -> dict[str, list[tuple[in
         criterion: [(int(row[0]), [int(n) for n in row[1 + i * width : 1 + (i + 1) * width]]) for row in rows]
         for i, criterion in enumerate(CRITERIA)
     }
+
+
+def coincidences(session: Session, run_id: int) -> dict[str, list[list[float]]]:
+    """Per criterion, Krippendorff's 5×5 coincidence matrix of the run's ratings, over the samples
+    with at least two ratings: o[c][k] = Σ n_c·(n_k − [c = k]) / (m − 1), with n_v how many of a
+    sample's m ratings gave score v. Integer sums per m in SQL (a few rows), divided here."""
+    m = SampleRatingStats.ratings
+    pairs = [(a, b) for a in SCALE for b in SCALE if a <= b]
+    columns = []
+    for criterion in CRITERIA:
+        for a, b in pairs:
+            na, nb = (getattr(SampleRatingStats, f"{criterion}_{v}") for v in (a, b))
+            columns.append(func.sum(na * (nb - 1) if a == b else na * nb))
+    rows = session.execute(_rated_in_run(run_id).where(m >= 2).add_columns(m, *columns).group_by(m)).all()
+    result, index = {}, 1
+    for criterion in CRITERIA:
+        matrix = [[0.0] * len(SCALE) for _ in SCALE]
+        for a, b in pairs:
+            value = sum(float(row[index]) / (row[0] - 1) for row in rows)
+            matrix[a - 1][b - 1] = matrix[b - 1][a - 1] = value
+            index += 1
+        result[criterion] = matrix
+    return result

@@ -15,9 +15,10 @@ from db.migrate import downgrade, upgrade
 from db.models import CheckpointRaterCount, Rater, Rating, Sample, SampleRatingStats
 from db.rating_stats import COUNT_COLUMNS, rebuild
 from db.ratings import Scores, delete_rating, flag_artifacts, save_rating
-from db.scores import checkpoint_scores, ratings_per_rater, score_value_counts
+from db.scores import checkpoint_scores, coincidences, ratings_per_rater, score_value_counts
 from db.seed import seed_workbench
 from db.stickers import list_sticker_candidates
+from workbench.app.analytics.agreement import ordinal_alpha_from_coincidences, ordinal_alpha_from_counts
 
 
 def _stats(session) -> tuple[dict, dict]:
@@ -36,6 +37,7 @@ def assert_aggregates_match_the_ratings(engine, run_id: int) -> None:
         ).all()
         scores, per_rater, candidates = checkpoint_scores(s, run_id), ratings_per_rater(s, run_id), list_sticker_candidates(s, run_id, limit=10_000)
         counts = score_value_counts(s, run_id)
+        matrices = coincidences(s, run_id)
     with write_session(engine) as s:  # recomputed from the ratings alone
         rebuild(s)
     with read_session(engine) as s:
@@ -59,6 +61,10 @@ def assert_aggregates_match_the_ratings(engine, run_id: int) -> None:
     assert {sid: v for sid, v in counts["quality"]} == {
         sid: [sum(1 for r in rows if r[2] == value) for value in range(1, 6)] for (_, sid), rows in by_sample.items()
     }
+    for i, criterion in enumerate(("generality", "emoji_style", "quality")):  # agreement, both ways, from the raw rows
+        raw = [[sum(1 for r in rows if r[i] == v) for v in range(1, 6)] for rows in by_sample.values()]
+        direct, summed = ordinal_alpha_from_counts(raw), ordinal_alpha_from_coincidences(matrices[criterion])
+        assert (direct is None and summed is None) or summed == pytest.approx(direct, abs=1e-9), criterion
     combined = {sid: fmean(sum(r) / 3 for r in rows) for (_, sid), rows in by_sample.items()}
     assert {c.sample_id: c.score for c in candidates if c.score is not None} == pytest.approx(combined)
     assert all(c.ratings == 0 for c in candidates if c.score is None)

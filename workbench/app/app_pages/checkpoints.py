@@ -16,8 +16,8 @@ from db.errors import EmojichError
 from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
 from db.runs import metric_series
 from db.samples import get_checkpoint
-from db.scores import CRITERIA, checkpoint_scores, ratings_per_rater, score_value_counts
-from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
+from db.scores import CRITERIA, checkpoint_scores, coincidences, ratings_per_rater
+from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_from_coincidences
 from workbench.app.analytics.scores import interval_from_moments
 from workbench.app.analytics.stopping_rule import RULE, CheckpointPoint, recommend
 from workbench.app.app_pages import shared
@@ -32,7 +32,7 @@ metrics_query = shared.query(metric_series)
 
 
 def _alphas(session, run_id: int) -> dict[str, float | None]:
-    return {c: ordinal_alpha_from_counts([counts for _, counts in rows]) for c, rows in score_value_counts(session, run_id).items()}
+    return {c: ordinal_alpha_from_coincidences(matrix) for c, matrix in coincidences(session, run_id).items()}
 
 
 alphas_query = shared.query(_alphas)
