@@ -12,9 +12,10 @@ Who does what, for --seconds on each database:
   login (db/login.py), then per image the page's reads (next_item, rating_progress) and a save in
   one write transaction that first re-checks the login (db/login_sessions.py require_live), with
   a think time of 0.3-1.0 s; now and then an edit of the previous rating or an undo.
-- a sampler process writes a checkpoint with 64 images (256 px, encoded before its transaction)
-  every 5 s, as the fine-tune's evaluation does;
-- `emojich segment round` (resnet18, 64 px, one epoch) runs back to back: it trains, then
+- a sampler process writes a checkpoint with 64 images (256 px, about 90 KB each) every 5 s, as the
+  fine-tune's evaluation does (images encoded before the clock starts: a trainer does that on its own
+  machine, and here it would starve the raters of CPU);
+- `emojich segment round` (resnet18, 64 px, 10 s of training) runs back to back: it trains, then
   predicts every undecided sample (the sampler's new ones included) and writes the masks.
 
 Then every rater's ledger is checked against the database: a save is "stored" when it is there
@@ -123,30 +124,60 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
 
 # ---- the sampler: a checkpoint with 64 images every 5 s -----------------------------------------------
 
+def emoji_like(rng, size: int = 256):
+    """A stand-in for a decoded 256 px sample: flat outlined shapes on white, slightly blurred,
+    with the fine texture a VQGAN decoder leaves (about 90 KB as PNG, like real samples)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        (x, y), r = (int(v) for v in rng.integers(20, 200, 2)), int(rng.integers(20, 90))
+        draw.ellipse([x - r // 2, y - r // 2, x + r, y + r], fill=tuple(int(c) for c in rng.integers(0, 256, 3)),
+                     outline="black", width=3)
+    pixels = np.asarray(image.filter(ImageFilter.GaussianBlur(1.2))).astype(np.int16)
+    return Image.fromarray((pixels + rng.integers(-3, 4, pixels.shape)).clip(0, 255).astype(np.uint8))
+
+
+def variant(image, k: int):
+    """The same picture as other PNG bytes (a text chunk after the header): each checkpoint's
+    images are new rows, as a new checkpoint's samples are, without encoding them again."""
+    import struct
+    import zlib
+
+    from db.images import prepare_png
+
+    data = b"emojich\x00soak " + str(k).encode()
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    return prepare_png(image.png[:33] + chunk + image.png[33:])  # 8-byte signature + 25-byte IHDR
+
+
 def sampler(url: str, run_id: int, prompt_ids: list[int], start_at: float, stop_at: float, out) -> None:
     import numpy as np
-    from PIL import Image
 
     from db.engine import make_engine, write_session
+    from db.images import prepare_image
     from db.samples import NewSample, add_checkpoint_with_samples
 
     engine = make_engine(url)
     rng = np.random.default_rng(0)
     encode_s, txn_s, errors, written = [], [], Counter(), 0
     step = 1_000_000
+    # Encoded before the clock starts: on a real deployment the trainer encodes on its own machine;
+    # here its CPU would starve the raters of this shared box. What the database sees is the same.
+    t0 = time.perf_counter()
+    images = [prepare_image(emoji_like(rng)) for _ in prompt_ids]
+    encode_s.append(time.perf_counter() - t0)
+    batches = [[NewSample(prompt_id=pid, seed=42, image=variant(image, k)) for pid, image in zip(prompt_ids, images, strict=True)]
+               for k in range(int((stop_at - start_at) // SAMPLER_EVERY_S) + 1)]
     time.sleep(max(0.0, start_at - time.time()))
     next_at = time.time()
-    while next_at < stop_at:
+    while next_at < stop_at and batches:
         time.sleep(max(0.0, next_at - time.time()))
         next_at += SAMPLER_EVERY_S
         step += 6000
-        t0 = time.perf_counter()
-        yy, xx = np.mgrid[:256, :256]
-        batch = []
-        for i, pid in enumerate(prompt_ids):
-            base = np.stack([(xx + i * 7) % 256, (yy * 2 + step) % 256, (xx + yy) % 256], -1)
-            pixels = (base + rng.integers(0, 40, (256, 256, 3))).clip(0, 255).astype(np.uint8)
-            batch.append(NewSample(prompt_id=pid, seed=42, image=Image.fromarray(pixels, "RGB")))  # encoded here
+        batch = batches.pop()
         t1 = time.perf_counter()
         try:
             with write_session(engine) as s:
@@ -154,10 +185,10 @@ def sampler(url: str, run_id: int, prompt_ids: list[int], start_at: float, stop_
             written += 1
         except Exception as exc:  # noqa: BLE001
             errors[f"checkpoint {error_kind(exc)}"] += 1
-        encode_s.append(t1 - t0)
         txn_s.append(time.perf_counter() - t1)
     engine.dispose()
-    out.put({"role": "sampler", "written": written, "encode_s": encode_s, "txn_s": txn_s, "errors": dict(errors)})
+    out.put({"role": "sampler", "written": written, "encode_s": encode_s, "txn_s": txn_s, "errors": dict(errors),
+             "kb": sum(len(n.prepared.png) for n in batch) / len(batch) / 1024 if written else 0})
 
 
 # ---- browser raters (threads of the main process) ---------------------------------------------------
@@ -173,7 +204,7 @@ def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: flo
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(120_000)
             page.goto(url)
             page.get_by_label("Access token").fill(token)
             page.get_by_role("button", name="Log in").click()
@@ -265,7 +296,7 @@ def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
 def segment_rounds(url: str, home: Path, stop_at: float, out: list) -> None:
     env = {**os.environ, "EMOJICH_DB": url, "EMOJICH_HOME": str(home), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "workbench.cli", "segment", "round", "--encoder", "resnet18", "--epochs", "1",
-               "--image-size", "64", "--threads", "1", "--scratch"]
+               "--image-size", "64", "--threads", "1", "--scratch", "--time-budget", "10"]
     while time.time() < stop_at - 10:
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -324,6 +355,24 @@ def check_ledgers(url: str, direct: list[dict], browsers: list[dict], ids: dict,
     return {"attempted": attempted, "stored": stored, "lost": lost, "duplicated": duplicated}
 
 
+def collect(procs, out, stop_at: float) -> list[dict]:
+    """Each process reports once, when its time is up; one that died without reporting is an error."""
+    import queue
+
+    results: list[dict] = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=5))
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if len(results) + len(dead) >= len(procs) or time.time() > stop_at + 300:
+                results += [{"role": "crashed", "errors": {f"process crashed (exit {p.exitcode})": 1}} for p in dead]
+                break
+    for proc in procs:
+        proc.join(timeout=30)
+    return results
+
+
 def soak(label: str, url: str, home: Path, args) -> str:
     print(f"\n=== {label}: preparing ({args.raters} raters, {args.browsers} of them in browsers)", flush=True)
     info = prepare(url, home, args.raters)
@@ -334,7 +383,7 @@ def soak(label: str, url: str, home: Path, args) -> str:
         server, server_url = start_server(url, home)
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    start_at = time.time() + 30  # every process imported and logged in before the clock starts
+    start_at = time.time() + 45  # every process imported, logged in, the sampler's images encoded
     stop_at = start_at + args.seconds
     procs = [ctx.Process(target=direct_rater, args=(url, info["tokens"][n], info["ids"][n], i, start_at, stop_at, out))
              for i, n in enumerate(direct_names)]
@@ -345,23 +394,28 @@ def soak(label: str, url: str, home: Path, args) -> str:
     threads = [threading.Thread(target=browser_rater, args=(server_url, info["tokens"][n], 100 + i, start_at, stop_at,
                                                             browser_results)) for i, n in enumerate(browser_names)]
     rounds: list[dict] = []
-    threads.append(threading.Thread(target=lambda: (time.sleep(max(0, start_at - time.time())),
-                                                    segment_rounds(url, home, stop_at, rounds))))
+    if not args.no_segment:
+        threads.append(threading.Thread(target=lambda: (time.sleep(max(0, start_at - time.time())),
+                                                        segment_rounds(url, home, stop_at, rounds))))
     for t in threads:
         t.start()
     load_before = os.getloadavg()[0]
-    results = [out.get() for _ in procs]  # each process reports once, when its time is up
-    for proc in procs:
-        proc.join()
-    for t in threads:
-        t.join()
+    try:
+        results = collect(procs, out, stop_at)
+        for t in threads:
+            t.join()
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
     load_after = os.getloadavg()[0]
-    if server is not None:
-        server.terminate()
-        server.wait(timeout=30)
 
     direct = [r for r in results if r["role"] == "direct"]
-    sampler_result = next(r for r in results if r["role"] == "sampler")
+    sampler_result = next((r for r in results if r["role"] == "sampler"),
+                          {"written": 0, "encode_s": [], "txn_s": [], "kb": 0, "errors": {}})
     verdict = check_ledgers(url, direct, browser_results, info["ids"], info["tokens"])
     errors = Counter()
     for r in [*results, *browser_results]:
@@ -389,11 +443,14 @@ def soak(label: str, url: str, home: Path, args) -> str:
     print(f"  pages: {browser_pages / seconds:.2f}/s served to browsers (Streamlit reruns showing a new state), "
           f"{direct_pages / seconds:.1f}/s Rate-page reads by direct raters")
     txn = [t * 1000 for t in sampler_result["txn_s"]]
-    print(f"  sampler: {sampler_result['written']} checkpoints × 64 images; encoding {statistics.fmean(sampler_result['encode_s'] or [0]):.2f} s "
-          f"each, outside the transaction; write transaction p50 {percentile(txn, 50):.0f} ms, max {max(txn, default=0):.0f} ms")
+    print(f"  sampler: {sampler_result['written']} checkpoints × 64 images of {sampler_result['kb']:.0f} KB (encoding 64 "
+          f"took {statistics.fmean(sampler_result['encode_s'] or [0]):.1f} s, before the clock); its write "
+          f"transaction p50 {percentile(txn, 50):.0f} ms, max {max(txn, default=0):.0f} ms")
     ok_rounds = [r for r in rounds if r["rc"] == 0]
-    print(f"  segment rounds: {len(ok_rounds)} finished of {len(rounds)} "
-          f"({', '.join(f'{r['s']:.0f} s' for r in rounds)})" + (f"; last failure: {rounds[-1]['tail']}" if len(ok_rounds) < len(rounds) else ""))
+    durations = ", ".join(f"{r['s']:.0f} s" for r in rounds)
+    failure = next((r["tail"] for r in reversed(rounds) if r["rc"]), None)
+    print(f"  segment rounds: {len(ok_rounds)} finished of {len(rounds)} ({durations})"
+          + (f"; last failure: {failure}" if failure else ""))
     print(f"  errors by kind: {dict(errors) if errors else 'none'}")
     return (f"{label}: ratings attempted {verdict['attempted']}, stored {verdict['stored']}, lost {verdict['lost']}, "
             f"duplicated {verdict['duplicated']}, errors {sum(errors.values())}, p99 save {percentile(saves, 99):.0f} ms")
@@ -405,6 +462,7 @@ def main() -> int:
     parser.add_argument("--raters", type=int, default=20)
     parser.add_argument("--browsers", type=int, default=3, help="how many of the raters use a real browser")
     parser.add_argument("--db", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"])
+    parser.add_argument("--no-segment", action="store_true", help="leave out the segment rounds (database load only)")
     parser.add_argument("--faults", action="store_true", help="then run bench/soak_faults.py (SIGKILL trials)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")

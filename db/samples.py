@@ -18,11 +18,12 @@ from db.models import Checkpoint, Prompt, PromptSet, Sample
 @dataclass(frozen=True)
 class NewSample:
     """One generated image, ready to be stored with its checkpoint. The image is encoded and
-    hashed when the NewSample is made, so the checkpoint's write transaction only inserts rows."""
+    hashed when the NewSample is made (or comes encoded: a PreparedImage, e.g. sent by another
+    process), so the checkpoint's write transaction only inserts rows."""
 
     prompt_id: int
     seed: int
-    image: PILImage.Image
+    image: PILImage.Image | PreparedImage
     top_k: int = 2048
     top_p: float = 0.995
     temperature: float = 1.0
@@ -30,7 +31,8 @@ class NewSample:
     prepared: PreparedImage = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "prepared", prepare_image(self.image))
+        prepared = self.image if isinstance(self.image, PreparedImage) else prepare_image(self.image)
+        object.__setattr__(self, "prepared", prepared)
 
 
 def ensure_prompt_set(session: Session, name: str, texts: Sequence[str]) -> PromptSet:
