@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
+from db.limits import TextTooLong, text_problem
 from db.models import SPLITS, DatasetItem, Mask
 
 ITEM_FIELDS = ("file", "caption", "emoji", "codepoints", "source", "license", "split", "white_share")
@@ -93,7 +94,14 @@ def item_files(session: Session, dataset: str) -> dict[str, DatasetItem]:
 
 
 def add_items(session: Session, dataset: str, records: Iterable[Mapping]) -> list[DatasetItem]:
-    """Insert items (mappings with ITEM_FIELDS) in the caller's transaction; returns them with ids."""
+    """Insert items (mappings with ITEM_FIELDS) in the caller's transaction; returns them with ids.
+    Every text is checked against its column first (TextTooLong names the file): nothing is written."""
+    records = list(records)
+    for record in records:
+        for key in ("dataset", *ITEM_FIELDS):
+            problem = text_problem(DatasetItem, key, dataset if key == "dataset" else record[key])
+            if problem:
+                raise TextTooLong(f"{record['file'][:80]}: {problem}; nothing was registered")
     items = [DatasetItem(dataset=dataset, **{k: record[k] for k in ITEM_FIELDS}) for record in records]
     session.add_all(items)
     session.flush()

@@ -212,7 +212,7 @@ def complete_job(session: Session, job_id: int, token: str, sampled: int,
     for rank, (result, sample_id) in enumerate(zip(results, sample_ids, strict=True)):
         add_mask(session, result.mask, sample_id=sample_id, source=result.mask_source,
                  status="accepted" if result.mask_source == "unet" else "needs_review", round=result.round,
-                 confidence_mean=result.confidence_mean, confidence_boundary=result.confidence_object)
+                 confidence_mean=result.confidence_mean, confidence_object=result.confidence_object)
         row = JobCandidate(job_id=job_id, rank=rank, sample_id=sample_id, rgba_sha256=put_image(session, result.rgba),
                            mask_method=result.mask_source)
         session.add(row)

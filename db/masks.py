@@ -14,6 +14,7 @@ never count.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db.errors import EmojichError, NotFound, RaterNotFound
-from db.images import put_image, put_png
+from db.images import PreparedImage, put_image, put_png, put_prepared
 from db.models import MASK_SOURCES, MASK_STATUSES, Image, Mask, Prompt, Rater, Sample
 from db.samples import get_sample
 
@@ -37,7 +38,7 @@ class MaskNotFound(NotFound):
 
 def add_mask(
     session: Session,
-    mask: PILImage.Image | bytes,
+    mask: PILImage.Image | bytes | PreparedImage,
     *,
     source: str,
     status: str,
@@ -49,15 +50,14 @@ def add_mask(
     rater_id: int | None = None,
     for_validation: bool = False,
 ) -> Mask:
-    """Store a mask image (mode L, 255 = opaque; or PNG bytes already encoded so) and its row in
-    the caller's transaction."""
-    if source not in MASK_SOURCES:
-        raise ValueError(f"unknown mask source {source!r}; expected one of {', '.join(MASK_SOURCES)}")
-    if status not in MASK_STATUSES:
-        raise ValueError(f"unknown mask status {status!r}; expected one of {', '.join(MASK_STATUSES)}")
-    if (dataset_item_id is None) == (sample_id is None):
-        raise ValueError("a mask belongs to exactly one dataset item or one sample")
-    sha = put_png(session, mask) if isinstance(mask, bytes) else put_image(session, mask.convert("L"))
+    """Store a mask image (mode L, 255 = opaque; or PNG bytes already encoded so, or prepared with
+    db/images.py `prepare_png` before the transaction) and its row in the caller's transaction."""
+    _check_mask_fields(source, status, dataset_item_id, sample_id)
+    if isinstance(mask, PreparedImage):
+        put_prepared(session, mask)
+        sha = mask.sha256
+    else:
+        sha = put_png(session, mask) if isinstance(mask, bytes) else put_image(session, mask.convert("L"))
     row = Mask(
         dataset_item_id=dataset_item_id,
         sample_id=sample_id,
@@ -73,6 +73,48 @@ def add_mask(
     session.add(row)
     session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class NewMask:
+    """A mask row to add in a batch; its image encoded beforehand (db/images.py `prepare_image`)."""
+
+    image: PreparedImage
+    source: str
+    status: str
+    dataset_item_id: int | None = None
+    sample_id: int | None = None
+    round: int | None = None
+    confidence_mean: float | None = None
+    confidence_object: float | None = None
+    rater_id: int | None = None
+    for_validation: bool = False
+
+
+def _check_mask_fields(source: str, status: str, dataset_item_id: int | None, sample_id: int | None) -> None:
+    if source not in MASK_SOURCES:
+        raise ValueError(f"unknown mask source {source!r}; expected one of {', '.join(MASK_SOURCES)}")
+    if status not in MASK_STATUSES:
+        raise ValueError(f"unknown mask status {status!r}; expected one of {', '.join(MASK_STATUSES)}")
+    if (dataset_item_id is None) == (sample_id is None):
+        raise ValueError("a mask belongs to exactly one dataset item or one sample")
+
+
+def add_masks(session: Session, masks: Sequence[NewMask]) -> int:
+    """Many masks (a round's predictions, a dataset's ground truth) in one batch: one image
+    INSERT, one flush. With the images encoded beforehand the transaction holds the write lock
+    for milliseconds, not for the seconds PNG encoding takes."""
+    for m in masks:
+        _check_mask_fields(m.source, m.status, m.dataset_item_id, m.sample_id)
+    put_prepared(session, [m.image for m in masks])
+    session.add_all(
+        Mask(dataset_item_id=m.dataset_item_id, sample_id=m.sample_id, image_sha256=m.image.sha256, source=m.source,
+             status=m.status, round=m.round, confidence_mean=m.confidence_mean,
+             confidence_object=m.confidence_object, rater_id=m.rater_id, for_validation=m.for_validation)
+        for m in masks
+    )
+    session.flush()
+    return len(masks)
 
 
 def list_masks_for_sample(session: Session, sample_id: int) -> list[Mask]:

@@ -435,3 +435,86 @@ class StickerPick(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+class LoginSession(Base):
+    """A remembered login: only the sha256 of the browser's session id is stored, with its rater and
+    expiry. Logging out, a token reset or deleting the rater removes the row, which ends the login
+    on every app server at once (writes re-check it in their own transaction)."""
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (
+        CheckConstraint("length(session_sha256) = 64", name="session_sha256_length"),
+        Index("ix_login_sessions_rater_id", "rater_id"),
+        # ids are never reused (SQLite would hand a deleted row's id to the next login): a page
+        # holding an ended login's id must never find someone else's login under it
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A one-time code the page hands to the browser, which trades it for the HttpOnly cookie.
+    handoff_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    handoff_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed logins per key (`rater:<id>` or `client:<address>`), shared by every app server."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+SCORE_VALUES = (1, 2, 3, 4, 5)
+
+
+def _count() -> Mapped[int]:
+    return mapped_column(Integer, default=0)
+
+
+class SampleRatingStats(Base):
+    """Per sample: how many ratings gave each score on each criterion (kept current by
+    db/ratings.py in the transaction of every save, edit, flag and undo; see db/rating_stats.py).
+    Means, moments and agreement inputs of the dashboard are read from here, not from `ratings`."""
+
+    __tablename__ = "sample_rating_stats"
+    __table_args__ = (
+        CheckConstraint("ratings >= 0", name="ratings"),
+        Index("ix_sample_rating_stats_checkpoint_id", "checkpoint_id"),
+    )
+
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"))
+    ratings: Mapped[int] = _count()
+    # <criterion>_<score>: how many of the sample's ratings gave that score
+    generality_1: Mapped[int] = _count()
+    generality_2: Mapped[int] = _count()
+    generality_3: Mapped[int] = _count()
+    generality_4: Mapped[int] = _count()
+    generality_5: Mapped[int] = _count()
+    emoji_style_1: Mapped[int] = _count()
+    emoji_style_2: Mapped[int] = _count()
+    emoji_style_3: Mapped[int] = _count()
+    emoji_style_4: Mapped[int] = _count()
+    emoji_style_5: Mapped[int] = _count()
+    quality_1: Mapped[int] = _count()
+    quality_2: Mapped[int] = _count()
+    quality_3: Mapped[int] = _count()
+    quality_4: Mapped[int] = _count()
+    quality_5: Mapped[int] = _count()
+
+
+class CheckpointRaterCount(Base):
+    """Ratings per checkpoint and rater (kept current with SampleRatingStats)."""
+
+    __tablename__ = "checkpoint_rater_counts"
+    __table_args__ = (CheckConstraint("ratings >= 0", name="ratings"),)
+
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"), primary_key=True)
+    ratings: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from db.errors import EmojichError, InvalidToken, PermissionDenied, RaterNotFound
 from db.ids import parse_id
+from db.limits import check_text
 from db.models import Rater
 
 TOKEN_PREFIX = "emj"
+TOKEN_LIMIT = 200  # issued tokens are about 40 characters
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -49,6 +51,7 @@ def add_rater(session: Session, name: str, *, is_admin: bool = False) -> tuple[R
     name = name.strip()
     if not name:
         raise EmojichError("a rater needs a non-empty name")
+    check_text(Rater, name=name)
     if session.scalar(select(Rater.id).where(Rater.name == name)) is not None:
         raise RaterExists(f"rater {name!r} already exists; pick another name or reset their token")
     rater = Rater(name=name, token_hash="pending", is_admin=is_admin)
@@ -64,24 +67,52 @@ def add_rater(session: Session, name: str, *, is_admin: bool = False) -> tuple[R
 
 
 def reset_token(session: Session, name: str) -> str:
+    """A new token for the rater: the old one stops working, every login made with it ends on
+    every app server (db/login_sessions.py) and the rater's failed-login count is cleared."""
+    from db.login_limits import clear, rater_key
+    from db.login_sessions import end_rater_sessions
+
     rater = get_rater_by_name(session, name)
     token = _new_token(rater.id)
     rater.token_hash = hash_token(token)
+    end_rater_sessions(session, rater.id)
+    clear(session, rater_key(rater.id))
     session.flush()
     return token
 
 
+def token_rater_id(token: str | None) -> int | None:
+    """The rater id a token names (they look like emj_12_…), or None if it is not a token."""
+    parts = (token or "").strip().split("_", 2)
+    return parse_id(parts[1]) if len(parts) == 3 and parts[0] == TOKEN_PREFIX else None
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash no token matches, with the real parameters: checked when a token names no rater,
+    so an unknown id costs the same scrypt as a known one and timing tells nothing."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_token(secrets.token_urlsafe(24)))
+    return _DUMMY_HASH[0]
+
+
 def authenticate(session: Session, token: str | None) -> Rater:
-    """The rater a token belongs to, or InvalidToken with a message fit for the login form."""
+    """The rater a token belongs to, or InvalidToken with a message fit for the login form.
+    Every token-shaped or malformed attempt does exactly one scrypt (constant work)."""
     token = (token or "").strip()
     if not token:
         raise InvalidToken("enter the access token printed by `emojich raters add`")
-    parts = token.split("_", 2)
-    rater_id = parse_id(parts[1]) if len(parts) == 3 and parts[0] == TOKEN_PREFIX else None
+    if len(token) > TOKEN_LIMIT:
+        raise InvalidToken("that is not an access token (they look like emj_12_…)")
+    rater_id = token_rater_id(token)
+    rater = session.get(Rater, rater_id) if rater_id is not None else None
+    usable = rater is not None and rater.token_hash.startswith("scrypt$")
+    matches = verify_token(token, rater.token_hash if usable else _dummy_hash())
     if rater_id is None:
         raise InvalidToken("that is not an access token (they look like emj_12_…)")
-    rater = session.get(Rater, rater_id)
-    if rater is None or not verify_token(token, rater.token_hash):
+    if rater is None or not matches:
         raise InvalidToken("unknown or revoked access token; ask an admin for a new one")
     return rater
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from db import rating_stats
 from db.errors import InvalidScore, SampleNotFound
 from db.models import SCORE_COLUMNS, Checkpoint, Prompt, Rater, Rating, Run, Sample, utcnow
+from db.rating_stats import rebuild as rebuild_rating_stats
 from db.upsert import conflict_insert
 
 ARTIFACT_COMMENT = "artifact (flagged in grid)"
@@ -80,9 +82,10 @@ def save_rating(
     session: Session, rater_id: int, sample_id: int, scores: Scores, comment: str | None = None
 ) -> SavedRating:
     """Insert or edit (rater, sample)'s rating in one statement: a double submit or a race keeps one row."""
-    if session.scalar(select(Sample.id).where(Sample.id == sample_id)) is None:
+    checkpoint_id = _lock_sample(session, sample_id)
+    if checkpoint_id is None:
         raise SampleNotFound(f"sample {sample_id} no longer exists (it was deleted); nothing was saved")
-    existing = get_rating(session, rater_id, sample_id)
+    old = _current_scores(session, rater_id, sample_id)
     now = utcnow()
     values = {
         "rater_id": rater_id,
@@ -100,7 +103,8 @@ def save_rating(
     stmt = conflict_insert(session, Rating).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=["rater_id", "sample_id"], set_=changes)
     rating_id = session.execute(stmt.returning(Rating.id)).scalar_one()
-    return SavedRating(rating_id=rating_id, sample_id=sample_id, created=existing is None)
+    _record(session, sample_id, checkpoint_id, rater_id, old, (scores.generality, scores.emoji_style, scores.quality))
+    return SavedRating(rating_id=rating_id, sample_id=sample_id, created=old is None)
 
 
 def add_ratings_bulk(session: Session, rows: list[dict]) -> int:
@@ -110,13 +114,48 @@ def add_ratings_bulk(session: Session, rows: list[dict]) -> int:
         return 0
     now = utcnow()
     session.execute(insert(Rating), [{**row, "created_at": now, "updated_at": now} for row in rows])
+    checkpoint_ids = session.scalars(
+        select(Sample.checkpoint_id).where(Sample.id.in_({row["sample_id"] for row in rows})).distinct()
+    ).all()
+    rebuild_rating_stats(session, checkpoint_ids)  # the per-sample aggregates, as save_rating keeps them
     return len(rows)
 
 
 def delete_rating(session: Session, rater_id: int, sample_id: int) -> bool:
     """Undo: remove this rater's rating of a sample. True if there was one."""
-    result = session.execute(delete(Rating).where(Rating.rater_id == rater_id, Rating.sample_id == sample_id))
-    return bool(result.rowcount)
+    checkpoint_id = _lock_sample(session, sample_id)
+    row = session.execute(
+        delete(Rating).where(Rating.rater_id == rater_id, Rating.sample_id == sample_id)
+        .returning(Rating.generality, Rating.emoji_style, Rating.quality)
+    ).first()
+    if row is None:
+        return False
+    _record(session, sample_id, checkpoint_id, rater_id, tuple(row), None)
+    return True
+
+
+# ---- the aggregates of db/rating_stats.py, kept current by every write above and below --------------
+
+def _lock_sample(session: Session, sample_id: int) -> int | None:
+    """The sample's checkpoint id, with its row locked until the transaction ends (PostgreSQL:
+    FOR NO KEY UPDATE, which foreign-key checks do not wait for; SQLite writers are serialised
+    already), so two writes to one sample's ratings update its aggregates one after the other."""
+    return session.scalar(select(Sample.checkpoint_id).where(Sample.id == sample_id).with_for_update(key_share=True))
+
+
+def _current_scores(session: Session, rater_id: int, sample_id: int) -> tuple[int, int, int] | None:
+    row = session.execute(
+        select(Rating.generality, Rating.emoji_style, Rating.quality)
+        .where(Rating.rater_id == rater_id, Rating.sample_id == sample_id)
+    ).first()
+    return None if row is None else tuple(row)
+
+
+def _record(session: Session, sample_id: int, checkpoint_id: int, rater_id: int, old, new) -> None:
+    rating_stats.record_change(session, sample_id=sample_id, checkpoint_id=checkpoint_id, rater_id=rater_id,
+                               old=old, new=new)
+
+# -----------------------------------------------------------------------------------------------------
 
 
 def last_rated_sample_id(session: Session, rater_id: int) -> int | None:
@@ -157,12 +196,22 @@ def flag_artifacts(session: Session, rater_id: int, sample_ids: list[int]) -> in
     """Mark rated samples as showing artifacts: quality drops to 1 and the comment says why."""
     if not sample_ids:
         return 0
-    result = session.execute(
+    checkpoints = dict(session.execute(  # locked in id order: two flaggers never wait on each other in a circle
+        select(Sample.id, Sample.checkpoint_id).where(Sample.id.in_(sample_ids)).order_by(Sample.id)
+        .with_for_update(key_share=True)
+    ).all())
+    old_quality = dict(session.execute(
+        select(Rating.sample_id, Rating.quality).where(Rating.rater_id == rater_id, Rating.sample_id.in_(list(checkpoints)))
+    ).all())
+    rows = session.execute(
         update(Rating)
-        .where(Rating.rater_id == rater_id, Rating.sample_id.in_(sample_ids))
+        .where(Rating.rater_id == rater_id, Rating.sample_id.in_(list(checkpoints)))
         .values(quality=1, comment=ARTIFACT_COMMENT, updated_at=utcnow())
-    )
-    return int(result.rowcount or 0)
+        .returning(Rating.sample_id, Rating.generality, Rating.emoji_style, Rating.quality)
+    ).all()
+    for sample_id, g, s, _ in rows:
+        _record(session, sample_id, checkpoints[sample_id], rater_id, (g, s, old_quality[sample_id]), (g, s, 1))
+    return len(rows)
 
 
 def blind_checkpoint_order(session: Session, rater_id: int) -> list[int]:

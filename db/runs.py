@@ -8,11 +8,13 @@ from sqlalchemy.orm import Session
 
 from db.errors import RunNotFound
 from db.ids import could_be_id, parse_id
+from db.limits import check_text
 from db.models import RUN_STATUSES, Checkpoint, Mask, Metric, Run, Sample, utcnow
 from db.upsert import conflict_insert
 
 
 def add_run(session: Session, name: str, config: dict, code_version: str | None = None) -> Run:
+    check_text(Run, name=name, code_version=code_version)
     run = Run(name=name, config=config, status="running", code_version=code_version)
     session.add(run)
     session.flush()
@@ -57,6 +59,8 @@ def set_run_status(session: Session, run_id: int, status: str, error: str | None
 
 def add_metrics(session: Session, run_id: int, step: int, values: Mapping[str, float]) -> None:
     """Write one step's metrics; a re-run of the same step (after a resume) overwrites them."""
+    for name in values:
+        check_text(Metric, name=name)
     rows = [{"run_id": run_id, "step": step, "name": k, "value": float(v)} for k, v in values.items()]
     if not rows:
         return

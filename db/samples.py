@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image as PILImage
 from sqlalchemy import select
@@ -10,21 +10,29 @@ from sqlalchemy.orm import Session
 
 from db.errors import CheckpointNotFound, EmojichError, SampleNotFound
 from db.ids import could_be_id
-from db.images import put_image
+from db.images import PreparedImage, prepare_image, put_prepared
+from db.limits import check_text
 from db.models import Checkpoint, Prompt, PromptSet, Sample
 
 
 @dataclass(frozen=True)
 class NewSample:
-    """One generated image, ready to be stored with its checkpoint."""
+    """One generated image, ready to be stored with its checkpoint. The image is encoded and
+    hashed when the NewSample is made (or comes encoded: a PreparedImage, e.g. sent by another
+    process), so the checkpoint's write transaction only inserts rows."""
 
     prompt_id: int
     seed: int
-    image: PILImage.Image
+    image: PILImage.Image | PreparedImage
     top_k: int = 2048
     top_p: float = 0.995
     temperature: float = 1.0
     perplexity: float | None = None
+    prepared: PreparedImage = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        prepared = self.image if isinstance(self.image, PreparedImage) else prepare_image(self.image)
+        object.__setattr__(self, "prepared", prepared)
 
 
 def ensure_prompt_set(session: Session, name: str, texts: Sequence[str]) -> PromptSet:
@@ -33,6 +41,9 @@ def ensure_prompt_set(session: Session, name: str, texts: Sequence[str]) -> Prom
     An existing set must hold the same texts: silently evaluating other prompts under the same
     name would make checkpoints incomparable.
     """
+    check_text(PromptSet, name=name)
+    for text in texts:
+        check_text(Prompt, text=text)
     prompt_set = session.scalar(select(PromptSet).where(PromptSet.name == name))
     if prompt_set is None:
         prompt_set = PromptSet(name=name)
@@ -65,25 +76,26 @@ def add_checkpoint_with_samples(
     """Write a checkpoint row, its samples and their images in the caller's transaction.
 
     Call inside `write_session`: if anything fails (a bad image, a duplicate), nothing of the
-    batch remains, neither rows nor images.
+    batch remains, neither rows nor images. The images were encoded when the NewSamples were
+    made, before the transaction: it holds the write lock for milliseconds.
     """
     checkpoint = Checkpoint(run_id=run_id, step=step, epoch=epoch, path=path)
     session.add(checkpoint)
     session.flush()
-    for new in samples:
-        sha = put_image(session, new.image)
-        session.add(
-            Sample(
-                checkpoint_id=checkpoint.id,
-                prompt_id=new.prompt_id,
-                seed=new.seed,
-                top_k=new.top_k,
-                top_p=new.top_p,
-                temperature=new.temperature,
-                image_sha256=sha,
-                perplexity=new.perplexity,
-            )
+    put_prepared(session, [new.prepared for new in samples])  # encoded already: one INSERT, no PNG work here
+    session.add_all(
+        Sample(
+            checkpoint_id=checkpoint.id,
+            prompt_id=new.prompt_id,
+            seed=new.seed,
+            top_k=new.top_k,
+            top_p=new.top_p,
+            temperature=new.temperature,
+            image_sha256=new.prepared.sha256,
+            perplexity=new.perplexity,
         )
+        for new in samples
+    )
     session.flush()
     return checkpoint
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.masks import effective_masks
-from db.models import Checkpoint, Prompt, Rating, Sample
+from db.models import Checkpoint, Prompt, Sample, SampleRatingStats
+from db.scores import CRITERIA, score_sum
 
 
 @dataclass(frozen=True)
@@ -26,22 +27,24 @@ def list_sticker_candidates(
     session: Session, run_id: int, checkpoint_id: int | None = None, prompt_id: int | None = None,
     min_score: float = 0.0, limit: int = 64,
 ) -> list[StickerCandidate]:
-    """Samples to pick stickers from, best mean combined score first (scores averaged in SQL)."""
-    score = func.avg((Rating.generality + Rating.emoji_style + Rating.quality) / 3.0)
+    """Samples to pick stickers from, best mean combined score first (from the per-sample aggregates)."""
+    # the mean combined score, from the per-sample aggregates (db/rating_stats.py): no ratings scan
+    n = SampleRatingStats.ratings
+    total = sum(score_sum(c) for c in CRITERIA)
+    score = case((n > 0, total / (3.0 * n)), else_=None)
     query = (
-        select(Sample.id, Sample.image_sha256, Prompt.text, Checkpoint.step, score, func.count(Rating.id))
+        select(Sample.id, Sample.image_sha256, Prompt.text, Checkpoint.step, score, func.coalesce(n, 0))
         .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
         .join(Prompt, Prompt.id == Sample.prompt_id)
-        .outerjoin(Rating, Rating.sample_id == Sample.id)
+        .outerjoin(SampleRatingStats, SampleRatingStats.sample_id == Sample.id)
         .where(Checkpoint.run_id == run_id)
-        .group_by(Sample.id, Sample.image_sha256, Prompt.text, Prompt.position, Checkpoint.step)  # PG: all ordered-by
     )
     if checkpoint_id is not None:
         query = query.where(Sample.checkpoint_id == checkpoint_id)
     if prompt_id is not None:
         query = query.where(Sample.prompt_id == prompt_id)
     if min_score > 0:
-        query = query.having(score >= min_score)
+        query = query.where(score >= min_score)
     rows = session.execute(query.order_by(score.desc().nulls_last(), Checkpoint.step, Prompt.position).limit(limit)).all()
     winners = effective_masks(session, [r[0] for r in rows])
     result = []

@@ -25,7 +25,10 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """`fsync=False` (tests) trades durability for speed; benchmarks keep PostgreSQL's default."""
+
+    def __init__(self, *, fsync: bool = False, max_connections: int = 100) -> None:
+        self.fsync, self.max_connections = fsync, max_connections
         self.bindir = _bindir()
         self.root = Path(tempfile.mkdtemp(prefix="emojich-pg-"))
         self.data = self.root / "data"
@@ -42,7 +45,8 @@ class PostgresServer:
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root} -c fsync=off"
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.root} "
+                   f"-c fsync={'on' if self.fsync else 'off'} -c max_connections={self.max_connections}")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-l", str(self.root / "log"), "start")
         url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
         deadline = time.time() + 30

@@ -23,7 +23,7 @@ from db.engine import read_session
 from db.images import get_image
 from db.models import Mask, Rating, Sample
 from workbench.app import mask_edit
-from workbench.app.remembered_login import COOKIE_NAME
+from workbench.app.session_routes import COOKIE_NAME
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = [
@@ -40,33 +40,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(home, db_url, fresh_seeded):
+def start_workbench(db_url: str):
+    """`emojich workbench` in a subprocess (this tree's code); returns (process, url) once healthy."""
     port = free_port()
-    emojich = Path(sys.executable).with_name("emojich")
     proc = subprocess.Popen(
-        [str(emojich), "workbench", "--port", str(port), "--headless", "--address", "127.0.0.1"],
+        [sys.executable, "-m", "workbench.cli", "workbench", "--port", str(port), "--headless", "--address", "127.0.0.1"],
         env={**os.environ, "EMOJICH_DB": db_url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_workbench(proc)
+                raise RuntimeError(f"workbench did not start: {proc.stdout.read().decode()[-2000:]}") from None
+            time.sleep(0.3)
+
+
+def stop_workbench(proc) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"workbench did not start: {proc.stdout.read().decode()[-2000:]}") from None
-                time.sleep(0.3)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def server(home, db_url, fresh_seeded):
+    proc, url = start_workbench(db_url)
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_workbench(proc)
 
 
 def remembered_cookie(page) -> dict | None:
@@ -104,6 +113,7 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         cookie = remembered_cookie(page)
         assert cookie is not None and cookie["expires"] == -1 and cookie["sameSite"] == "Strict"  # a session cookie
         assert cookie["path"] == "/" and len(cookie["value"]) >= 40 and token not in cookie["value"]
+        assert cookie["httpOnly"] and COOKIE_NAME not in page.evaluate("document.cookie")  # set by the server, not JS
         page.reload()  # a new Streamlit session in the same browser session: still logged in
         expect(page.get_by_text("3 / 192 rated")).to_be_visible()
         expect(page.get_by_role("heading", name="Rate")).to_be_visible()
@@ -161,7 +171,7 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         page.reload()  # logged out: the cookie is gone and the server forgot the session
         expect(page.get_by_label("Access token")).to_be_visible()
         assert remembered_cookie(page) is None
-        page.context.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path", "sameSite")}])
+        page.context.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path", "sameSite", "httpOnly")}])
         page.reload()  # the old id brought back by hand: the server forgot it at logout
         expect(page.get_by_label("Access token")).to_be_visible()
         browser.close()

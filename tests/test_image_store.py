@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image as PILImage
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from db.engine import read_session, write_session
 from db.errors import BadImage
@@ -47,23 +48,47 @@ def test_batch_of_64_lands_whole(engine):
     assert _count(engine, Image) == 64
 
 
-class _ExplodingImage:
-    """Stands for a generator that dies half-way through a batch (e.g. a killed job)."""
-
-    def save(self, *args, **kwargs):
-        raise RuntimeError("generator died mid-batch")
-
-
 def test_failure_mid_batch_leaves_no_rows_and_no_images(engine):
     run, prompts = _prompts(engine, 64)
     batch = [NewSample(prompt_id=p, seed=42, image=PILImage.new("RGB", (8, 8), (i, 1, 2))) for i, p in enumerate(prompts)]
-    batch[40] = NewSample(prompt_id=prompts[40], seed=42, image=_ExplodingImage())
-    with pytest.raises(RuntimeError, match="mid-batch"):
+    batch[40] = NewSample(prompt_id=max(prompts) + 1000, seed=42, image=PILImage.new("RGB", (8, 8), "white"))  # no such prompt
+    with pytest.raises(IntegrityError):
         with write_session(engine) as s:
             add_checkpoint_with_samples(s, run, 0, 0.0, "ckpt.pt", batch)
     assert _count(engine, Checkpoint) == 0
     assert _count(engine, Sample) == 0
     assert _count(engine, Image) == 0
+
+
+def test_a_generator_dying_while_encoding_writes_nothing(engine):
+    class Exploding:
+        width = height = 8
+
+        def save(self, *args, **kwargs):
+            raise RuntimeError("generator died mid-batch")
+
+    run, prompts = _prompts(engine, 2)
+    with pytest.raises(RuntimeError, match="mid-batch"):
+        [NewSample(prompt_id=p, seed=1, image=img) for p, img in zip(prompts, [PILImage.new("RGB", (8, 8)), Exploding()], strict=True)]
+    assert _count(engine, Checkpoint) == 0 and _count(engine, Image) == 0
+
+
+def test_checkpoint_writer_encodes_nothing_inside_its_write_transaction(engine, monkeypatch):
+    """64 PNGs encoded while holding SQLite's write lock made every rater's save wait seconds: the
+    batch is encoded and hashed when the NewSamples are made, the transaction only inserts rows."""
+    run, prompts = _prompts(engine, 64)
+    batch = [NewSample(prompt_id=p, seed=7, image=PILImage.new("RGB", (32, 32), (i, 3, 4))) for i, p in enumerate(prompts)]
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("PNG encoding inside the write transaction")
+
+    with write_session(engine) as s:
+        monkeypatch.setattr(PILImage.Image, "save", no_encoding)
+        add_checkpoint_with_samples(s, run, 6000, 1.0, "ckpt.pt", batch)
+        monkeypatch.undo()
+    assert _count(engine, Sample) == 64 and _count(engine, Image) == 64
+    with read_session(engine) as s:
+        assert get_image(s, batch[5].prepared.sha256).getpixel((0, 0)) == (5, 3, 4)
 
 
 def test_bad_png_bytes_are_refused(engine):

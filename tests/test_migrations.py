@@ -10,6 +10,7 @@ from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.models import Base
 
 TABLES = {
+    "login_sessions", "login_throttle", "sample_rating_stats", "checkpoint_rater_counts",
     "runs", "checkpoints", "prompt_sets", "prompts", "images", "samples", "raters", "ratings",
     "comparisons", "metrics", "dataset_items", "masks", "segmentation_rounds", "decisions",
     "generation_jobs", "job_candidates", "sticker_sets", "sticker_picks",

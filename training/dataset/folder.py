@@ -15,6 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from db.errors import EmojichError
+from db.limits import text_problem
+from db.models import DatasetItem
 from training.dataset.captions import codepoints_of, normalize_caption
 from training.dataset.layout import (
     ItemRecord,
@@ -89,6 +91,10 @@ def read_caption_csv(path: Path) -> tuple[list[dict], list[str]]:
         if not file or not caption:
             problems.append(f"{path.name}:{number}: skipped: empty file name or caption")
             continue
+        too_long = _too_long(caption=caption, emoji=_cell(row, emoji_col), license=_cell(row, license_col))
+        if too_long:  # found here, before any file is written (db/limits.py: the same on SQLite and PostgreSQL)
+            problems.append(f"{path.name}:{number}: skipped: {too_long}")
+            continue
 
         entries.append(
             {
@@ -99,6 +105,10 @@ def read_caption_csv(path: Path) -> tuple[list[dict], list[str]]:
             }
         )
     return entries, problems
+
+
+def _too_long(**values: str | None) -> str | None:
+    return next((p for column, v in values.items() if (p := text_problem(DatasetItem, column, v))), None)
 
 
 def _cell(row: list[str], col: int | None) -> str | None:

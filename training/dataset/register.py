@@ -12,15 +12,16 @@ from sqlalchemy import Engine
 from db.dataset import add_items, item_files, update_item
 from db.engine import read_session, write_session
 from db.errors import EmojichError
-from db.masks import add_mask
+from db.images import PreparedImage, prepare_image
+from db.masks import NewMask, add_masks
 from training.dataset.layout import read_metadata
 
 
-def _load_mask(path: Path) -> Image.Image:
+def _load_mask(path: Path) -> PreparedImage:
+    """The mask as stored (mode L, 0/255), encoded here, before the write transaction."""
     try:
         with Image.open(path) as mask:
-            # Mode "1" keeps thousands of masks small in memory; add_mask stores them as L (0/255).
-            return mask.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1")
+            return prepare_image(mask.convert("L").point(lambda v: 255 if v >= 128 else 0))
     except OSError as exc:
         raise EmojichError(f"cannot read mask {path}: {exc}") from exc
 
@@ -29,7 +30,7 @@ def register_dataset(engine: Engine, dataset_dir: Path) -> int:
     """Add the folder's items (named after the folder) and their ground-truth masks.
 
     Idempotent: items already registered are left alone (their caption/split updated if the
-    metadata changed). Masks are read before the write transaction so it stays short.
+    metadata changed). Masks are read and encoded before the write transaction so it stays short.
     Returns the number of items added.
     """
     dataset_dir = Path(dataset_dir)
@@ -48,13 +49,9 @@ def register_dataset(engine: Engine, dataset_dir: Path) -> int:
         missing = [r["file"] for r in todo if r["file"] not in masks]
         for file in missing:  # registered elsewhere in between and removed again: rare, just load
             masks[file] = _load_mask(dataset_dir / "mask" / file)
-        for item in add_items(session, name, todo):
-            add_mask(
-                session,
-                masks[item.file],
-                source="ground_truth",
-                status="accepted",
-                dataset_item_id=item.id,
-                for_validation=item.split == "val",
-            )
+        add_masks(session, [
+            NewMask(masks[item.file], source="ground_truth", status="accepted", dataset_item_id=item.id,
+                    for_validation=item.split == "val")
+            for item in add_items(session, name, todo)
+        ])
     return len(todo)

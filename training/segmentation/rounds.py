@@ -31,8 +31,8 @@ from sqlalchemy import Engine
 from db.engine import read_session, write_session
 from db.errors import EmojichError
 from db.home import Home
-from db.images import get_image, to_png_bytes
-from db.masks import add_mask
+from db.images import PreparedImage, get_image, prepare_image
+from db.masks import NewMask, add_masks
 from db.segmentation import (
     TrainingMask,
     add_segmentation_round,
@@ -169,8 +169,9 @@ def _start_model(config, from_previous: bool, previous_path: str | None, previou
     return build_model(config, pretrained=weights.pretrained), "scratch", weights.pretrained
 
 
-def _png(mask: np.ndarray) -> bytes:
-    return to_png_bytes(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L"))
+def _png(mask: np.ndarray) -> PreparedImage:
+    """Encoded and hashed here, outside the round's write transaction."""
+    return prepare_image(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L"))
 
 
 def run_round(
@@ -243,7 +244,7 @@ def run_round(
     path = save_model(Home.resolve(home).segmentation_model(number), model, config, gate.gate, number)
     loaded = LoadedModel(model, config, gate.gate, number, path)
 
-    new_masks: list[tuple[int, bytes, str, float | None, float | None]] = []
+    new_masks: list[tuple[int, PreparedImage, str, float | None, float | None]] = []
     for start in range(0, len(undecided), PREDICT_CHUNK):
         chunk = undecided[start:start + PREDICT_CHUNK]
         with read_session(engine) as session:
@@ -261,17 +262,11 @@ def run_round(
         and evaluation.mean_iou - best_previous < plateau_delta
     )
     with write_session(engine) as session:
-        for sample_id, png, method, mean, second in new_masks:
-            add_mask(
-                session,
-                png,
-                sample_id=sample_id,
-                source=method,
-                status="accepted" if method == "unet" else "needs_review",
-                round=number,
-                confidence_mean=mean,
-                confidence_object=second,
-            )
+        add_masks(session, [
+            NewMask(image, source=method, status="accepted" if method == "unet" else "needs_review", sample_id=sample_id,
+                    round=number, confidence_mean=mean, confidence_object=second)
+            for sample_id, image, method, mean, second in new_masks
+        ])
         add_segmentation_round(
             session,
             round=number,

@@ -1,24 +1,32 @@
-"""The Emojich Workbench: the only Streamlit entry (`emojich workbench` runs it).
+"""The Emojich Workbench: the only Streamlit entry (`emojich workbench` serves it, inside
+workbench/app/server.py).
 
-Login (an access token, asked once per browser session: a reload or deep link is restored from a
-session cookie, see workbench/app/remembered_login.py), the shared sidebar, navigation over
-workbench/app/app_pages/, then the chosen page runs.
+Login (an access token, asked once per browser session; throttled per rater and per client:
+db/login.py), the shared sidebar, navigation over workbench/app/app_pages/, then the chosen page
+runs. Logins live in the database (db/login_sessions.py): a reload, a deep link or another app
+server restores the rater from the HttpOnly session cookie, and every run and every write checks
+that the login still exists, so a logout or token reset anywhere ends it here too.
 """
 from __future__ import annotations
 
-import time
+import os
+import secrets
 from pathlib import Path
 
 import streamlit as st
 
 from db.errors import EmojichError, InvalidToken
-from db.raters import authenticate
+from db.login import log_in
+from db.login_limits import LoginThrottled
+from db.login_sessions import check_live, end_session, restore
 from db.runs import list_runs
-from workbench.app import remembered_login
 from workbench.app.app_pages import shared
 from workbench.app.components.session_cookie import session_cookie
+from workbench.app.plain_text import escape_markdown
+from workbench.app.session_routes import COOKIE_NAME
 
 PAGES = Path(__file__).parent / "app_pages"
+CLIENT_HEADER_ENV = "EMOJICH_CLIENT_IP_HEADER"  # e.g. X-Forwarded-For behind a load balancer
 
 st.set_page_config(page_title="Emojich Workbench", page_icon="🙂", layout="wide")
 
@@ -30,46 +38,69 @@ def _runs(session) -> list[tuple[int, str]]:
 runs_query = shared.query(_runs)
 
 
-def _log_in(row) -> None:
-    st.session_state["auth.rater"] = shared.CurrentRater(row.id, row.name, bool(row.is_admin))
-    st.session_state["auth.session_id"] = shared.remembered_sessions().issue(row.id, row.token_hash, time.time())
+def client_address() -> str:
+    """The address login attempts are counted against: the peer, or behind a load balancer the
+    last hop of the header it sets (EMOJICH_CLIENT_IP_HEADER=X-Forwarded-For)."""
+    header = os.environ.get(CLIENT_HEADER_ENV)
+    if header:
+        value = st.context.headers.get(header)
+        if value:
+            return value.split(",")[-1].strip()
+    return st.context.ip_address or "unknown"
 
 
 def restore_login() -> None:
-    """A new Streamlit session (reload, deep link) picks up the browser session's remembered login."""
-    if "auth.rater" in st.session_state:
+    """Each run: the login this page holds must still exist; a new page session (reload, deep
+    link, another app server) picks up the browser's remembered login from its cookie."""
+    login_id = st.session_state.get("auth.login_id")
+    if login_id is not None:
+        with shared.reading() as session:
+            live = check_live(session, login_id)
+        current = st.session_state.get("auth.rater")
+        if live is None or current is None or live.rater_id != current.id:
+            shared.end_page_login()
+        else:
+            shared.set_login(live)
         return
-    session_id = st.context.cookies.get(remembered_login.COOKIE_NAME)
-    if session_id is None:
+    cookie = st.context.cookies.get(COOKIE_NAME)
+    if cookie is None or st.session_state.get("auth.cookie_tried") == cookie:
         return
+    st.session_state["auth.cookie_tried"] = cookie
     with shared.reading() as session:
-        row = remembered_login.restore(shared.remembered_sessions(), session_id, session, time.time())
-        if row is not None:
-            st.session_state["auth.rater"] = shared.CurrentRater(row.id, row.name, bool(row.is_admin))
-            st.session_state["auth.session_id"] = session_id
+        live = restore(session, cookie)
+    if live is None:
+        st.session_state["auth.logout"] = secrets.token_hex(8)  # a stale cookie: have the server clear it
+    else:
+        shared.set_login(live)
 
 
 def login() -> None:
-    session_cookie(remembered_login.COOKIE_NAME, None, key="auth.cookie")  # clears a stale one
+    session_cookie(handoff=None, logout=st.session_state.get("auth.logout"), key="auth.cookie")
     st.title("Emojich Workbench")
+    shared.show_flash()
     st.write("Enter the access token you were given (`emojich raters add NAME` prints one).")
     with st.form("login"):
         token = st.text_input("Access token", type="password", key="login.token")
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         try:
-            with shared.reading() as session:
-                _log_in(authenticate(session, token))
+            logged_in = log_in(shared.engine(), token, client_address())
+        except LoginThrottled as exc:
+            st.error(f"Login refused: {exc}")
         except InvalidToken as exc:
             st.error(f"Login failed: {exc}")
         else:
+            st.session_state["auth.login_id"] = logged_in.login_id
+            st.session_state["auth.handoff"] = logged_in.handoff
+            st.session_state.pop("auth.logout", None)
+            st.session_state["auth.rater"] = shared.CurrentRater(logged_in.rater_id, logged_in.name, logged_in.is_admin)
             st.rerun()
     st.stop()
 
 
 def sidebar(rater: shared.CurrentRater) -> None:
     with st.sidebar:
-        st.markdown(f"**{rater.name}** · {'admin' if rater.is_admin else 'rater'}")
+        st.text(f"{rater.name} · {'admin' if rater.is_admin else 'rater'}")  # a name is text, never markdown
         runs = runs_query()
         if runs:
             names = dict(runs)
@@ -83,11 +114,13 @@ def sidebar(rater: shared.CurrentRater) -> None:
             st.session_state["sidebar.run_id"] = st.session_state["sidebar.run_select"]
         else:
             st.session_state["sidebar.run_id"] = None
-        session_cookie(remembered_login.COOKIE_NAME, st.session_state.get("auth.session_id"), key="auth.cookie")
+        session_cookie(handoff=st.session_state.get("auth.handoff"), logout=None, key="auth.cookie")
         if st.button("Log out", key="sidebar.logout"):
-            shared.remembered_sessions().forget(st.session_state.get("auth.session_id"))
-            for key in [k for k in st.session_state if not k.startswith("sidebar.")]:
-                del st.session_state[key]
+            with shared.writing(checked=False) as session:
+                end_session(session, st.session_state.get("auth.login_id"))
+            shared.end_page_login()
+            shared.flash("Logged out.", "info")
+            st.session_state["auth.logout"] = secrets.token_hex(8)  # the server clears the cookie
             st.rerun()
 
 
@@ -116,10 +149,10 @@ def main() -> None:
     try:
         shared.engine()
     except EmojichError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
         st.stop()
     restore_login()
-    logged_in = "auth.rater" in st.session_state
+    logged_in = "auth.login_id" in st.session_state
     page = navigation(logged_in)
     if not logged_in:
         login()

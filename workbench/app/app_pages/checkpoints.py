@@ -16,11 +16,12 @@ from db.errors import EmojichError
 from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
 from db.runs import metric_series
 from db.samples import get_checkpoint
-from db.scores import CRITERIA, checkpoint_scores, ratings_per_rater, score_value_counts
-from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_from_counts
+from db.scores import CRITERIA, checkpoint_scores, coincidences, ratings_per_rater
+from workbench.app.analytics.agreement import agreement_warning, ordinal_alpha_from_coincidences
 from workbench.app.analytics.scores import interval_from_moments
 from workbench.app.analytics.stopping_rule import RULE, CheckpointPoint, recommend
 from workbench.app.app_pages import automatic_scores_section, shared
+from workbench.app.plain_text import escape_markdown
 
 NAMES = {"generality": "generality", "emoji_style": "emoji style", "quality": "quality", "combined": "combined"}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#444444"]
@@ -31,7 +32,7 @@ metrics_query = shared.query(metric_series)
 
 
 def _alphas(session, run_id: int) -> dict[str, float | None]:
-    return {c: ordinal_alpha_from_counts([counts for _, counts in rows]) for c, rows in score_value_counts(session, run_id).items()}
+    return {c: ordinal_alpha_from_coincidences(matrix) for c, matrix in coincidences(session, run_id).items()}
 
 
 alphas_query = shared.query(_alphas)
@@ -154,7 +155,8 @@ st.subheader("Decision")
 current = decision_query(run_id)
 if current:
     step, who, reason, when = current
-    st.write(f"Chosen: **step {step}** by {who} on {when:%Y-%m-%d %H:%M} — {reason}")
+    st.markdown(f"Chosen: **step {step}**")
+    st.text(f"by {who} on {when:%Y-%m-%d %H:%M} — {reason}")  # a name and a reason are text, never markdown
 else:
     st.write("No checkpoint chosen yet.")
 if not rater.is_admin:
@@ -172,7 +174,7 @@ if decide:
         with shared.writing() as session:
             add_decision(session, rater.id, chosen, reason)
     except EmojichError as exc:
-        st.error(f"Not recorded: {exc}")
+        st.error(f"Not recorded: {escape_markdown(str(exc))}")
     else:
         shared.flash(f"Recorded: stop at step {steps[chosen]}.")
         st.rerun()

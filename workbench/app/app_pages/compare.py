@@ -17,6 +17,7 @@ from db.comparisons import (
 from db.errors import EmojichError, SampleNotFound
 from workbench.app.analytics.bradley_terry import ranking
 from workbench.app.app_pages import shared
+from workbench.app.plain_text import prompt_heading
 
 outcomes_query = shared.query(list_outcomes)
 steps_query = shared.query(checkpoint_steps)
@@ -56,7 +57,7 @@ if pair is None or S.get("compare.run") != run_id:
 if pair is None:
     st.info("No pair left to judge in this run (it needs at least two checkpoints with the same prompts and seeds).")
 else:
-    st.markdown(f"#### «{pair.prompt}»")
+    prompt_heading(pair.prompt)
     left, right = st.columns(2, gap="large")
     left.image(shared.image_at(pair.left_sha256, 320), width=320)
     right.image(shared.image_at(pair.right_sha256, 320), width=320)

@@ -6,6 +6,7 @@ import string
 
 import streamlit as st
 
+from db.errors import EmojichError
 from db.ratings import ARTIFACT_COMMENT, blind_checkpoint_order, flag_artifacts, list_grid
 from db.samples import get_checkpoint
 from workbench.app.app_pages import shared
@@ -52,7 +53,11 @@ with st.form(f"grid.form.{checkpoint_id}", border=False):
     submitted = st.form_submit_button("Save artifact flags", type="primary")
 if submitted:
     chosen = [t.sample_id for t in tiles if t.scores is not None and not t.flagged and st.session_state.get(f"grid.flag.{t.sample_id}")]
-    with shared.writing() as session:
-        count = flag_artifacts(session, rater.id, chosen)
-    shared.flash(f"Flagged {count} image(s) as showing artifacts (quality set to 1, comment “{ARTIFACT_COMMENT}”).")
+    try:
+        with shared.writing() as session:
+            count = flag_artifacts(session, rater.id, chosen)
+    except EmojichError as exc:
+        shared.report(exc)
+    else:
+        shared.flash(f"Flagged {count} image(s) as showing artifacts (quality set to 1, comment “{ARTIFACT_COMMENT}”).")
     st.rerun()

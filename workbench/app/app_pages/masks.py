@@ -14,6 +14,7 @@ from workbench.app import mask_edit
 from workbench.app.app_pages import shared
 from workbench.app.components.brush import brush_strokes
 from workbench.app.components.image_click import clicked_pixel
+from workbench.app.plain_text import prompt_heading
 
 VIEW = 256  # shown size of the four previews
 EDIT = 384  # shown size of the click and brush surfaces
@@ -80,7 +81,8 @@ rgb = mask_edit.as_rgb(rgb_image)
 if sid not in S["masks.work"]:
     S["masks.work"][sid] = mask_edit.as_mask(shared.pil(item.mask_sha256))
 confidence = "" if item.confidence_mean is None else f" · confidence {item.confidence_mean:.2f} (object {item.confidence_object or 0:.2f})"
-st.markdown(f"**«{item.prompt}»** · suggestion from **{item.source}**{confidence}")
+prompt_heading(item.prompt, size_rem=1.2)
+st.caption(f"suggestion from **{item.source}**{confidence}")
 
 with st.sidebar.expander("Contour method", expanded=item.source == "contour"):
     params = ContourParams(

@@ -24,6 +24,7 @@ from db.ratings import (
 )
 from workbench.app.app_pages import shared
 from workbench.app.components.score_keys import score_keys, typed_scores
+from workbench.app.plain_text import prompt_heading
 
 CRITERIA = {
     "generality": ("Generality", "Shows the prompt's idea in a general, simplified form, not one specific scene."),
@@ -153,8 +154,12 @@ def on_undo() -> None:
     if previous is None:
         shared.flash("Nothing to undo.", "info")
         return
-    with shared.writing() as session:
-        deleted = delete_rating(session, rater.id, previous)
+    try:
+        with shared.writing() as session:
+            deleted = delete_rating(session, rater.id, previous)
+    except EmojichError as exc:
+        shared.report(exc)
+        return
     if previous in S["rate.history"]:
         S["rate.history"].remove(previous)
     S["rate.pinned"] = previous
@@ -201,7 +206,7 @@ image_col, form_col = st.columns([2, 4], gap="large")
 with image_col:
     st.image(shared.image_at(item.image_sha256, 384), width=384)
 with form_col:
-    st.markdown(f"#### «{item.prompt}»")
+    prompt_heading(item.prompt)
     earlier = scores_query(rater.id, item.sample_id)
     if earlier:
         st.caption(f"Your current rating: generality {earlier.generality}, emoji style {earlier.emoji_style}, "

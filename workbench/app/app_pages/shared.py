@@ -16,6 +16,7 @@ from PIL import Image
 from db.engine import make_engine, read_session, write_session
 from db.errors import EmojichError
 from db.home import Home, resolve_db_url
+from db.login_sessions import SessionEnded, require_live
 
 QUERY_TTL_S = 30
 
@@ -60,9 +61,21 @@ def reading():
 
 
 @contextmanager
-def writing():
-    """One short write transaction; cached query results are dropped after it commits."""
+def writing(*, checked: bool = True):
+    """One short write transaction made by the logged-in person; cached query results are
+    dropped after it commits. It first re-checks, inside the same transaction, that this page's
+    login still exists (db/login_sessions.py `require_live`): after a logout elsewhere or a token
+    reset it raises SessionEnded, saves nothing and the page asks for the token again."""
     with write_session(engine()) as session:
+        if checked:
+            try:
+                live = require_live(session, st.session_state.get("auth.login_id"))
+                current = st.session_state.get("auth.rater")
+                if current is None or current.id != live.rater_id:
+                    raise SessionEnded("this page's login changed; nothing was saved: log in again")
+            except SessionEnded as exc:
+                end_page_login(str(exc))
+                raise
         yield session
     clear_queries()
 
@@ -127,20 +140,22 @@ def image_at(sha256: str, size: int) -> bytes:
     return _enlarged(db_url(), sha256, size)
 
 
-@st.cache_resource(show_spinner=False)
-def _remembered_for(url: str):
-    from workbench.app.remembered_login import SessionStore
+def set_login(live) -> None:
+    """This page session holds `live` (db/login_sessions.py LiveLogin): name and role as stored now."""
+    st.session_state["auth.login_id"] = live.login_id
+    st.session_state["auth.rater"] = CurrentRater(live.rater_id, live.name, live.is_admin)
 
-    return SessionStore()
 
-
-def remembered_sessions():
-    """The process-wide store of remembered logins (workbench/app/remembered_login.py), per database."""
-    return _remembered_for(db_url())
+def end_page_login(message: str | None = None) -> None:
+    """Forget this page's login (not the database row) and everything the pages kept; the next
+    run shows the login form, with `message` when given."""
+    for key in [k for k in st.session_state if not k.startswith("sidebar.")]:
+        del st.session_state[key]
+    flash(message or "Your login has ended (logged out elsewhere, token reset, or expired): log in again.", "warning")
 
 
 def rater() -> CurrentRater:
-    value = st.session_state.get("auth.rater")
+    value = st.session_state.get("auth.rater") if "auth.login_id" in st.session_state else None
     if value is None:  # app.py logs in before any page runs; a page run on its own stops here
         st.info("Log in first.")
         st.stop()
@@ -171,4 +186,7 @@ def show_flash() -> None:
 
 
 def report(exc: EmojichError) -> None:
-    flash(str(exc), "error")
+    """An error for the next run; its message may quote what someone typed, so it is shown as text."""
+    from workbench.app.plain_text import escape_markdown
+
+    flash(escape_markdown(str(exc)), "error")

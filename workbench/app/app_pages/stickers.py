@@ -12,6 +12,7 @@ from db.errors import EmojichError
 from db.stickers import list_sticker_candidates
 from workbench.app import mask_edit
 from workbench.app.app_pages import shared
+from workbench.app.plain_text import escape_markdown
 
 COLUMNS = 8
 
@@ -52,7 +53,8 @@ for start in range(0, len(candidates), COLUMNS):
             else:
                 st.image(shared.image_at(cand.image_sha256, 128), width="stretch")
             score = "unrated" if cand.score is None else f"score {cand.score:.2f}"
-            st.caption(f"step {cand.step} · {score}", help=cand.prompt)
+            st.caption(f"step {cand.step} · {score}")
+            st.text(cand.prompt)  # the prompt as text, never markdown
             if st.checkbox("pick", key=f"stickers.pick.{cand.sample_id}"):
                 picked.append(cand.sample_id)
 
@@ -67,12 +69,12 @@ if st.button("Export sticker set", type="primary", disabled=not picked, key="sti
         with st.spinner("Segmenting and encoding stickers…"), shared.reading() as session:
             report = export_stickers(session, picked, out, fmt=fmt, home=shared.home())
     except EmojichError as exc:
-        st.error(f"Export failed: {exc}")
+        st.error(f"Export failed: {escape_markdown(str(exc))}")
     else:
         st.session_state["stickers.zip"] = out.read_bytes()
         st.session_state["stickers.report"] = [report.summary(), *report.skipped]
 for line in st.session_state.get("stickers.report", []):
-    st.caption(line)
+    st.text(line)  # may quote prompts
 if st.session_state.get("stickers.zip"):
     st.download_button("Download stickers.zip", st.session_state["stickers.zip"], file_name="stickers.zip",
                        mime="application/zip", key="stickers.download")

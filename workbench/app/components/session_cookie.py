@@ -1,7 +1,9 @@
-"""Sets or clears the remembered-login cookie in the browser (workbench/app/remembered_login.py).
+"""Asks the app server to set or clear the HttpOnly login cookie (workbench/app/session_routes.py).
 
-A session cookie: no Expires/Max-Age, so it ends with the browser session; SameSite=Strict, path=/.
-The v2 component's script runs in the app page itself, so `document.cookie` is the app's cookie jar.
+Page JavaScript never sees the cookie's value: after a login it posts the one-time handoff code,
+and the server's answer carries the cookie; after a logout it posts to the logout route, which
+forgets the login and clears the cookie. Each code or logout is sent once per page (the script
+also runs on reruns). The v2 component's script runs in the app page itself, same origin.
 """
 from __future__ import annotations
 
@@ -10,19 +12,25 @@ import streamlit as st
 _JS = """
 export default function (component) {
   const { data } = component;
-  const name = data.name;
-  const present = document.cookie.split("; ").some((c) => c.startsWith(name + "="));
-  if (data.value) {
-    document.cookie = name + "=" + data.value + "; path=/; SameSite=Strict";
-  } else if (present) {
-    document.cookie = name + "=; path=/; SameSite=Strict; Max-Age=0";
-  }
+  const sent = (window.__emojichSessionPosts = window.__emojichSessionPosts || new Set());
+  const post = (url, body, once) => {
+    if (sent.has(once)) return;
+    sent.add(once);
+    fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: { "Content-Type": "text/plain" } })
+      .catch(() => sent.delete(once));
+  };
+  if (data.handoff) post(data.session_url, data.handoff, "handoff:" + data.handoff);
+  if (data.logout) post(data.logout_url, "", "logout:" + data.logout);
 }
 """
 
 _component = st.components.v2.component("emojich.session_cookie", html="", js=_JS)
 
 
-def session_cookie(name: str, value: str | None, key: str) -> None:
-    """Keep cookie `name` set to `value` (a cookie-safe string), or cleared when value is None."""
-    _component(key=key, data={"name": name, "value": value})
+def session_cookie(*, handoff: str | None, logout: str | None, key: str) -> None:
+    """`handoff`: a login's one-time code, traded for the cookie. `logout`: a fresh value per
+    logout, which clears the cookie and forgets its login."""
+    from workbench.app.session_routes import LOGOUT_PATH, SESSION_PATH
+
+    _component(key=key, data={"handoff": handoff, "logout": logout, "session_url": SESSION_PATH,
+                              "logout_url": LOGOUT_PATH})

@@ -1,4 +1,6 @@
-"""`emojich workbench`: run the Streamlit app (workbench/app/app.py) against the configured database."""
+"""`emojich workbench`: serve the workbench (workbench/app/server.py: the Streamlit app and its login
+cookie routes) against the configured database. Several of them on one PostgreSQL database behind a
+load balancer share logins and throttling (README, "Scaling out")."""
 from __future__ import annotations
 
 import importlib.resources
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-APP = Path(importlib.resources.files("workbench.app") / "app.py")
+APP = Path(importlib.resources.files("workbench.app") / "server.py")
 
 
 def workbench(
