@@ -34,9 +34,10 @@ class CheckpointScores:
     combined: Moments  # of the mean of the three criteria
 
 
-def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
+def checkpoint_scores(session: Session, run_id: int, exclude_raters: tuple[int, ...] = ()) -> list[CheckpointScores]:
     """One row per checkpoint of the run that has ratings, in step order, aggregated in SQL:
-    first a mean per sample over its raters, then moments of those means per checkpoint."""
+    first a mean per sample over its raters, then moments of those means per checkpoint.
+    `exclude_raters`: leave these raters' ratings out (the recommendation without flagged raters)."""
     g, s, q = (getattr(Rating, c) for c in CRITERIA)
     per_sample = (
         select(
@@ -47,7 +48,7 @@ def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
         )
         .join(Sample, Sample.id == Rating.sample_id)
         .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
-        .where(Checkpoint.run_id == run_id)
+        .where(Checkpoint.run_id == run_id, Rating.rater_id.not_in(exclude_raters))
         .group_by(Rating.sample_id)
         .subquery()
     )
