@@ -32,9 +32,18 @@ def held_back(session: Session, run_id: int) -> HoldBack:
 
 
 def quality(session: Session, run_id: int) -> list[RaterQuality]:
-    sums = [ConsensusSums(**asdict(row)) for row in consensus_sums(session, run_id)]
+    """Rater quality against the consensus, the worst outlier taken out of the consensus one at a
+    time (so one rater who gives everything a 1 does not make the others look harsh or lenient)."""
     retests = [RetestSums(**asdict(row)) for row in retest_sums(session, run_id)]
-    return rater_quality(sums, retests)
+    outside: list[int] = []
+    while True:
+        sums = [ConsensusSums(**asdict(row)) for row in consensus_sums(session, run_id, tuple(outside))]
+        result = rater_quality(sums, retests)
+        candidates = [r for r in result if r.flagged and r.rater_id not in outside]
+        if not candidates or len(result) - len(outside) <= 2:
+            return result
+        worst = max(candidates, key=lambda r: (len(r.reasons), abs(r.offset or 0.0)))
+        outside.append(worst.rater_id)
 
 
 @dataclass(frozen=True)
