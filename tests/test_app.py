@@ -29,7 +29,7 @@ def count(engine, model, *where) -> int:
 
 
 def messages(at) -> str:
-    return " | ".join(str(m.value) for kind in (at.error, at.warning, at.success, at.info) for m in kind)
+    return " | ".join(str(m.value) for kind in (at.error, at.warning, at.success, at.info, at.toast) for m in kind)
 
 
 def shown_sample(at) -> int:

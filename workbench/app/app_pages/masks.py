@@ -120,7 +120,7 @@ with brush_col:
     brush_mode = st.radio("brush mode", ["add", "remove"], horizontal=True, key="masks.brush_mode", label_visibility="collapsed")
     width = st.slider("brush width", 2, 60, 16, key="masks.brush_width")
     colour = "rgba(0, 200, 80, 0.6)" if brush_mode == "add" else "rgba(255, 0, 120, 0.6)"
-    painted = brush_strokes(_enlarge(mask_edit.overlay(rgb, work), EDIT), size, width, colour, key=f"masks.brush.{token}.{S['masks.brush_round']}")
+    painted = brush_strokes(_enlarge(mask_edit.overlay(rgb, work), EDIT), size, width, colour, key=f"masks.brush.{token}-r{S['masks.brush_round']}")
     if st.button("Apply brush strokes", key="masks.apply", disabled=not painted.any()):
         S["masks.work"][sid] = mask_edit.brush_edit(work, painted, brush_mode)
         S["masks.edits"][sid] = edits + 1

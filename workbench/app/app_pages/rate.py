@@ -144,7 +144,7 @@ def _score(view: View, scores: Scores) -> None:
         S["rate.history"].remove(view.sample_id)
     if view.kind != "repeat":
         S["rate.history"].append(view.sample_id)
-    shared.flash(f"{verb}: {text}.")
+    shared.flash(f"{verb}: {text}.", toast=True)
 
 
 def on_command() -> None:
@@ -195,7 +195,8 @@ def on_back(view: View) -> None:
         _refresh(view)
         return
     S["rate.view"] = back
-    shared.flash("Showing your previous image: score it again to change your rating (the same row is updated).", "info")
+    shared.flash("Showing your previous image: score it again to change your rating (the same row is updated).", "info",
+                 toast=True)
 
 
 def on_undo(view: View) -> None:
@@ -212,7 +213,7 @@ def on_undo(view: View) -> None:
     if S["rate.view"] is None:
         advance(None)
     shared.flash("Undone: your rating of this image was removed; rate it again." if deleted
-                 else "That rating was already gone.", "info")
+                 else "That rating was already gone.", "info", toast=True)
 
 
 def on_unskip() -> None:
@@ -239,13 +240,14 @@ def reference_strip(token: str) -> None:
 
 rater = shared.rater()
 run_id = shared.require_rating_run()
-st.title("Rate")
 if S["rate.view"] is None or S["rate.view"].run_id != run_id:
     advance(None)
+view: View | None = S["rate.view"]
+title, strip = st.columns([4, 1], vertical_alignment="bottom")
+title.title("Rate")
 done, left = progress_query(rater.id, run_id)
 st.progress(done / (done + left) if done + left else 1.0, text=f"{done} rated · {left} to go")
 
-view: View | None = S["rate.view"]
 if view is None:
     with shared.reading() as session:
         from db.ratings import queue_snapshot
@@ -258,17 +260,16 @@ if view is None:
         st.success("All images are rated. Thank you!" if done else "There are no samples to rate yet.")
     st.stop()
 
-head, strip = st.columns([4, 1], vertical_alignment="bottom")
-head.markdown(f"#### «{view.prompt}»")
 with strip:
     reference_strip(view.token)
+note = st.empty()  # always there, so the component below never changes place (it would be mounted afresh)
 if view.kind == "back":
     earlier = scores_query(rater.id, view.sample_id)
     if earlier:
-        st.caption(f"Your current rating: generality {earlier.generality}, emoji style {earlier.emoji_style}, "
-                   f"quality {earlier.quality}. Scoring again replaces it.")
+        note.caption(f"Your current rating: generality {earlier.generality}, emoji style {earlier.emoji_style}, "
+                     f"quality {earlier.quality}. Scoring again replaces it.")
 rate_input(
-    token=view.token, image_png=shared.native_png(view.image_sha256),
+    token=view.token, image_png=shared.native_png(view.image_sha256), prompt=view.prompt,
     criteria=[{"name": c, "title": CRITERIA[c][0], "description": CRITERIA[c][1]} for c in SCORE_COLUMNS],
     levels=LEVELS, key=KEY, on_command=on_command,
 )

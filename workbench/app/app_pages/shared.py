@@ -236,15 +236,21 @@ def require_run() -> int:
     return run_id
 
 
-def flash(message: str, kind: str = "success") -> None:
-    """Show a message on the next run (after a callback or st.rerun)."""
-    st.session_state["shared.flash"] = (kind, message)
+def flash(message: str, kind: str = "success", *, toast: bool = False) -> None:
+    """Show a message on the next run (after a callback or st.rerun). `toast`: as a toast that
+    does not move the page (the Rate page's confirmations, so the image keeps its place and size)."""
+    st.session_state["shared.flash"] = (kind, message, toast)
 
 
 def show_flash() -> None:
-    kind, message = st.session_state.pop("shared.flash", (None, None))
-    if message:
-        getattr(st, kind)(message)
+    # Always one element here, message or not, so the elements after it keep their places from run
+    # to run (a custom component that moved would be mounted afresh and lose what it holds).
+    slot = st.empty()
+    kind, message, toast = st.session_state.pop("shared.flash", (None, None, False))
+    if message and toast:
+        st.toast(message, icon="✅" if kind == "success" else "ℹ️")
+    elif message:
+        getattr(slot, kind)(message)
 
 
 def report(exc: EmojichError) -> None:

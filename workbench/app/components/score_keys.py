@@ -12,8 +12,8 @@ Why in the browser, in one place:
   removed, and its queue dropped, when the page goes, and it ignores keys once its element is gone.
 
 The image is sent inline (a data: URL of the PNG at its own size, so it has no file name at all)
-and enlarged by the browser to the largest square that fits (at least 512 px where the window
-allows), nearest-neighbour when it is enlarged 2× or more.
+and enlarged by the browser to the largest square that fits the window (512 px at 1366×768, up to
+800 px), nearest-neighbour when it is enlarged 2× or more. The prompt sits beside it, as text.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ function build(root, st, data) {
   const host = root.querySelector(".rate-input");
   host.replaceChildren();
   const box = el("div", "image-box");
-  st.img = el("img", "sample");
+  st.img = el("img", "picture");
   st.img.alt = "the image to rate";
   st.img.addEventListener("load", () => {
     st.img.style.imageRendering = st.img.naturalWidth * 2 <= st.img.clientWidth ? "pixelated" : "auto";
@@ -70,6 +70,8 @@ function build(root, st, data) {
     b.addEventListener("click", () => st.push(action));
     actions.appendChild(b);
   }
+  st.prompt = el("div", "prompt");
+  form.prepend(st.prompt);
   form.append(pad, st.typed, actions, el("div", "help keys", HELP));
   host.append(box, form);
   st.built = true;
@@ -171,6 +173,7 @@ export default function (component) {
     st.sent = null;
     clearTimeout(st.timer);
     st.img.src = data.image;
+    st.prompt.textContent = "«" + data.prompt + "»";
   }
   if (!st.listening) {
     document.addEventListener("keydown", st.onKey, true);
@@ -183,10 +186,11 @@ export default function (component) {
 
 _CSS = """
 .rate-input { display: flex; flex-wrap: wrap; gap: 2rem; align-items: flex-start; font-family: inherit; }
-.image-box { flex: 0 0 auto; max-width: 100%; }
-.sample { display: block; width: min(100%, max(512px, min(720px, calc(100vh - 230px)))); height: auto;
-          aspect-ratio: 1 / 1; border: 1px solid rgba(128, 128, 128, 0.35); border-radius: 0.25rem; }
+.image-box { flex: 0 1 auto; max-width: 100%; }
+.picture { display: block; width: clamp(320px, calc(100vh - 256px), 800px); max-width: 100%; height: auto;
+           aspect-ratio: 1 / 1; border: 1px solid rgba(128, 128, 128, 0.35); border-radius: 0.25rem; }
 .form { flex: 1 1 18rem; min-width: 16rem; display: flex; flex-direction: column; gap: 0.6rem; }
+.prompt { font-size: 1.5rem; font-weight: 600; line-height: 1.3; margin-bottom: 0.4rem; }
 .criterion .title { font-weight: 600; }
 .criterion .title.active { color: var(--st-primary-color, #ff4b4b); }
 .help { opacity: 0.65; font-size: 0.9rem; }
@@ -203,7 +207,7 @@ _component = st.components.v2.component(
 )
 
 
-def rate_input(*, token: str, image_png: bytes, criteria: list[dict], levels: dict[int, str], key: str,
+def rate_input(*, token: str, image_png: bytes, prompt: str, criteria: list[dict], levels: dict[int, str], key: str,
                on_command: Callable[[], None]) -> None:
     """Show the image and the scoring form for one view; `on_command` runs (as a callback, before
     the page) for every command the browser sends; read it with `read_command(key)`.
@@ -211,6 +215,7 @@ def rate_input(*, token: str, image_png: bytes, criteria: list[dict], levels: di
     data = {
         "token": token,
         "image": "data:image/png;base64," + base64.b64encode(image_png).decode(),
+        "prompt": prompt,  # shown as text (textContent), never as markup
         "criteria": criteria,
         "levels": {str(k): v for k, v in levels.items()},
     }
