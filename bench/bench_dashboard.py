@@ -37,13 +37,14 @@ from db.masks import count_review_queue, list_review_queue  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Rater, Rating, Sample, utcnow  # noqa: E402
 from db.rating_stats import rebuild  # noqa: E402
-from db.ratings import blind_checkpoint_order, get_scores, list_grid, next_item, rating_progress  # noqa: E402
+from db.ratings import get_scores, list_grid, rating_progress  # noqa: E402
 from db.runs import metric_series  # noqa: E402
 from db.scores import checkpoint_scores, coincidences, ratings_per_rater  # noqa: E402
 from db.stickers import list_sticker_candidates  # noqa: E402
 from tests.seed import seed_workbench, true_means  # noqa: E402
 from workbench.app.analytics.agreement import ordinal_alpha_from_coincidences  # noqa: E402
 from workbench.app.analytics.bradley_terry import ranking  # noqa: E402
+from workbench.app.rating_queue import next_item  # noqa: E402
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -64,9 +65,9 @@ def page_queries(session, run_id: int, rater_id: int, checkpoint_id: int, prompt
         ranking(list(steps), [(o.checkpoint_a, o.checkpoint_b, o.winner, o.count) for o in list_outcomes(session, run_id)])
 
     return {
-        "rate": {"next_item": lambda: next_item(session, rater_id), "rating_progress": lambda: rating_progress(session, rater_id),
+        "rate": {"next_item": lambda: next_item(session, rater_id, run_id), "rating_progress": lambda: rating_progress(session, rater_id),
                  "get_scores": lambda: get_scores(session, rater_id, 1)},
-        "grid": {"blind_checkpoint_order": lambda: blind_checkpoint_order(session, rater_id),
+        "grid": {"checkpoint_steps": lambda: checkpoint_steps(session, run_id),
                  "list_grid": lambda: list_grid(session, checkpoint_id, rater_id)},
         "compare": {"next_pair_view": lambda: next_pair_view(session, rater_id, run_id), "bradley_terry": bt},
         "checkpoints": {

@@ -47,6 +47,8 @@ MASK_STATUSES = ("accepted", "needs_review", "rejected")
 WINNERS = ("a", "b", "tie")
 SPLITS = ("train", "val")
 SCORE_COLUMNS = ("generality", "emoji_style", "quality")
+QUEUE_POLICIES = ("uniform", "adaptive")
+REFERENCE_LEVELS = (1, 5)
 
 
 def utcnow() -> datetime:
@@ -518,3 +520,109 @@ class CheckpointRaterCount(Base):
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), primary_key=True)
     rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"), primary_key=True)
     ratings: Mapped[int] = mapped_column(Integer, default=0)
+def _score_checks() -> tuple[CheckConstraint, ...]:
+    return tuple(CheckConstraint(f"{c} BETWEEN 1 AND 5", name=c) for c in SCORE_COLUMNS)
+
+
+class RatingSkip(Base):
+    """A sample a rater skipped on the Rate page (kept across reloads; cleared when they ask)."""
+
+    __tablename__ = "rating_skips"
+    __table_args__ = (UniqueConstraint("rater_id", "sample_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RatingRepeat(Base):
+    """A silent test–retest repeat: the same rater scoring a sample again, kept apart from (and
+    never overwriting) their first rating in `ratings`."""
+
+    __tablename__ = "rating_repeats"
+    __table_args__ = (UniqueConstraint("rater_id", "sample_id"), *_score_checks())
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="RESTRICT"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    generality: Mapped[int] = mapped_column(Integer)
+    emoji_style: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GridRating(Base):
+    """A rater's scores for a whole checkpoint's grid (the report's way), apart from per-image ratings."""
+
+    __tablename__ = "grid_ratings"
+    __table_args__ = (UniqueConstraint("rater_id", "checkpoint_id"), *_score_checks())
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="RESTRICT"))
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id", ondelete="CASCADE"), index=True)
+    generality: Mapped[int] = mapped_column(Integer)
+    emoji_style: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ArtifactFlag(Base):
+    """"This image shows artifacts", flagged on the Grid page: per image, undoable (the row is
+    deleted), and never touching the rater's rating of the image."""
+
+    __tablename__ = "artifact_flags"
+    __table_args__ = (UniqueConstraint("rater_id", "sample_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="RESTRICT"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RatingDesign(Base):
+    """How a run's samples are put before raters (see workbench/app/analytics/queue_policy.py):
+    the overlap every rater scores, the target raters per other sample, the queue policy, the
+    silent repeats, and the minimums before agreement and the recommendation are shown.
+    A run without a row uses the defaults below."""
+
+    __tablename__ = "rating_designs"
+    __table_args__ = (
+        CheckConstraint(_in("queue", QUEUE_POLICIES), name="queue"),
+        CheckConstraint("overlap_share >= 0 AND overlap_share <= 1", name="overlap_share"),
+        CheckConstraint("target_raters >= 1", name="target_raters"),
+        CheckConstraint("repeats >= 0", name="repeats"),
+        CheckConstraint("min_overlap_raters >= 2", name="min_overlap_raters"),
+        CheckConstraint("min_rated_per_checkpoint >= 2", name="min_rated_per_checkpoint"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    queue: Mapped[str] = mapped_column(String(10), default="uniform")
+    overlap_share: Mapped[float] = mapped_column(Float, default=0.2)
+    target_raters: Mapped[int] = mapped_column(Integer, default=2)
+    repeats: Mapped[int] = mapped_column(Integer, default=5)
+    min_overlap_raters: Mapped[int] = mapped_column(Integer, default=2)
+    min_rated_per_checkpoint: Mapped[int] = mapped_column(Integer, default=12)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # raters rate the latest opened run
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("raters.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ReferenceExample(Base):
+    """An image an admin chose to show raters what a 1 or a 5 looks like on one criterion."""
+
+    __tablename__ = "reference_examples"
+    __table_args__ = (
+        CheckConstraint(_in("criterion", SCORE_COLUMNS), name="criterion"),
+        CheckConstraint("level IN (1, 5)", name="level"),
+        UniqueConstraint("criterion", "level", "image_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(20))
+    level: Mapped[int] = mapped_column(Integer)
+    image_sha256: Mapped[str] = mapped_column(ForeignKey("images.sha256", ondelete="RESTRICT"))
+    rater_id: Mapped[int | None] = mapped_column(ForeignKey("raters.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,21 +1,32 @@
-"""Ratings: one row per rater and sample (a second submit edits it), blind queue order, export."""
+"""Ratings: one row per rater and sample (a second submit edits it); skips that survive a reload;
+silent repeats kept apart from the first rating; what the queue policy needs to choose; the grid's
+artifact flags (per image, undoable, never touching a rating); the admin's export."""
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from db import rating_stats
 from db.errors import InvalidScore, SampleNotFound
-from db.models import SCORE_COLUMNS, Checkpoint, Prompt, Rater, Rating, Run, Sample, utcnow
+from db.models import (
+    SCORE_COLUMNS,
+    ArtifactFlag,
+    Checkpoint,
+    Prompt,
+    Rater,
+    Rating,
+    RatingRepeat,
+    RatingSkip,
+    Run,
+    Sample,
+    utcnow,
+)
+from db.raters import require_admin
 from db.rating_stats import rebuild as rebuild_rating_stats
 from db.upsert import conflict_insert
-
-ARTIFACT_COMMENT = "artifact (flagged in grid)"
-_PRIME = 2_147_483_647  # 2**31 - 1: (id * a + b) mod p is a permutation of ids below p
 
 
 @dataclass(frozen=True)
@@ -38,44 +49,32 @@ class SavedRating:
     created: bool  # False: an earlier rating of the same sample by the same rater was edited
 
 
-def _order_params(rater_id: int) -> tuple[int, int]:
-    digest = hashlib.sha256(f"emojich-blind-order:{rater_id}".encode()).digest()
-    a = int.from_bytes(digest[:4], "big") % (_PRIME - 1) + 1
-    b = int.from_bytes(digest[4:8], "big") % _PRIME
-    return a, b
+def _require_sample(session: Session, sample_id: int) -> None:
+    if session.scalar(select(Sample.id).where(Sample.id == sample_id)) is None:
+        raise SampleNotFound(f"sample {sample_id} no longer exists (it was deleted); nothing was saved")
 
 
-def blind_order(rater_id: int):
-    """A per-rater pseudo-random but reproducible order of samples, computed in SQL."""
-    a, b = _order_params(rater_id)
-    return (Sample.id * a + b) % _PRIME
+def _run_samples(run_id: int):
+    return select(Sample.id).join(Checkpoint, Checkpoint.id == Sample.checkpoint_id).where(Checkpoint.run_id == run_id)
 
 
-def _not_rated_by(rater_id: int):
-    return ~exists().where(and_(Rating.sample_id == Sample.id, Rating.rater_id == rater_id))
-
-
-def _next_unrated(rater_id: int, exclude: tuple[int, ...]):
-    query = select(Sample).where(_not_rated_by(rater_id))
-    if exclude:
-        query = query.where(Sample.id.not_in(list(exclude)))
-    return query.order_by(blind_order(rater_id)).limit(1)
-
-
-def next_unrated_sample(session: Session, rater_id: int, exclude: tuple[int, ...] = ()) -> Sample | None:
-    """The next sample this rater has not rated, in their blind order (skipped ids excluded)."""
-    return session.scalar(_next_unrated(rater_id, exclude))
-
-
-def rating_progress(session: Session, rater_id: int) -> tuple[int, int]:
-    """(done, total): samples this rater has rated, samples there are."""
-    done = session.scalar(select(func.count()).select_from(Rating).where(Rating.rater_id == rater_id))
-    total = session.scalar(select(func.count()).select_from(Sample))
-    return int(done or 0), int(total or 0)
+def rating_progress(session: Session, rater_id: int, run_id: int | None = None) -> tuple[int, int]:
+    """(done, total): samples this rater has rated, samples there are (in `run_id`, or everywhere)."""
+    done = select(func.count()).select_from(Rating).where(Rating.rater_id == rater_id)
+    total = select(func.count()).select_from(Sample)
+    if run_id is not None:
+        done = done.where(Rating.sample_id.in_(_run_samples(run_id)))
+        total = total.where(Sample.id.in_(_run_samples(run_id)))
+    return int(session.scalar(done) or 0), int(session.scalar(total) or 0)
 
 
 def get_rating(session: Session, rater_id: int, sample_id: int) -> Rating | None:
     return session.scalar(select(Rating).where(Rating.rater_id == rater_id, Rating.sample_id == sample_id))
+
+
+def get_scores(session: Session, rater_id: int, sample_id: int) -> Scores | None:
+    rating = get_rating(session, rater_id, sample_id)
+    return Scores(rating.generality, rating.emoji_style, rating.quality) if rating else None
 
 
 def save_rating(
@@ -158,11 +157,111 @@ def _record(session: Session, sample_id: int, checkpoint_id: int, rater_id: int,
 # -----------------------------------------------------------------------------------------------------
 
 
-def last_rated_sample_id(session: Session, rater_id: int) -> int | None:
-    return session.scalar(
-        select(Rating.sample_id).where(Rating.rater_id == rater_id).order_by(Rating.updated_at.desc(), Rating.id.desc()).limit(1)
-    )
+def last_rated_sample_id(session: Session, rater_id: int, run_id: int | None = None) -> int | None:
+    query = select(Rating.sample_id).where(Rating.rater_id == rater_id)
+    if run_id is not None:
+        query = query.where(Rating.sample_id.in_(_run_samples(run_id)))
+    return session.scalar(query.order_by(Rating.updated_at.desc(), Rating.id.desc()).limit(1))
 
+
+# --- skips and silent repeats -------------------------------------------------------------------
+
+def add_skip(session: Session, rater_id: int, sample_id: int) -> None:
+    """Remember that this rater skipped the sample (a second skip changes nothing)."""
+    _require_sample(session, sample_id)
+    stmt = conflict_insert(session, RatingSkip).values(rater_id=rater_id, sample_id=sample_id, created_at=utcnow())
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["rater_id", "sample_id"]))
+
+
+def clear_skips(session: Session, rater_id: int, run_id: int | None = None) -> int:
+    """Bring a rater's skipped samples back into their queue. Returns how many."""
+    query = delete(RatingSkip).where(RatingSkip.rater_id == rater_id)
+    if run_id is not None:
+        query = query.where(RatingSkip.sample_id.in_(_run_samples(run_id)))
+    return int(session.execute(query).rowcount or 0)
+
+
+def save_repeat(session: Session, rater_id: int, sample_id: int, scores: Scores) -> bool:
+    """Store a silent repeat's scores apart from the first rating (which stays as it was). A second
+    repeat of the same image keeps the first repeat; returns False then."""
+    _require_sample(session, sample_id)
+    stmt = conflict_insert(session, RatingRepeat).values(
+        rater_id=rater_id, sample_id=sample_id, generality=scores.generality, emoji_style=scores.emoji_style,
+        quality=scores.quality, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["rater_id", "sample_id"])
+    return bool(session.execute(stmt).rowcount)
+
+
+# --- what the queue policy chooses from ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """One run's samples and one rater's history in it, as plain values."""
+
+    items: list[tuple[int, int, int]]  # (sample id, checkpoint id, prompt id), by sample id
+    raters: dict[int, int]  # sample id → number of raters who rated it
+    rated: list[int]  # this rater's rated samples, oldest first
+    skipped: frozenset[int]
+    repeated: frozenset[int]
+
+
+def run_items(session: Session, run_id: int) -> list[tuple[int, int, int]]:
+    """(sample id, checkpoint id, prompt id) of every sample of the run, by sample id."""
+    return [
+        (int(r[0]), int(r[1]), int(r[2]))
+        for r in session.execute(
+            select(Sample.id, Sample.checkpoint_id, Sample.prompt_id)
+            .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
+            .where(Checkpoint.run_id == run_id)
+            .order_by(Sample.id)
+        )
+    ]
+
+
+def queue_snapshot(session: Session, run_id: int, rater_id: int) -> QueueSnapshot:
+    items = run_items(session, run_id)
+    in_run = _run_samples(run_id)
+    raters = {
+        int(r[0]): int(r[1])
+        for r in session.execute(
+            select(Rating.sample_id, func.count()).where(Rating.sample_id.in_(in_run)).group_by(Rating.sample_id)
+        )
+    }
+    rated = list(session.scalars(
+        select(Rating.sample_id).where(Rating.rater_id == rater_id, Rating.sample_id.in_(in_run))
+        .order_by(Rating.created_at, Rating.id)
+    ))
+    skipped = frozenset(session.scalars(
+        select(RatingSkip.sample_id).where(RatingSkip.rater_id == rater_id, RatingSkip.sample_id.in_(in_run))
+    ))
+    repeated = frozenset(session.scalars(
+        select(RatingRepeat.sample_id).where(RatingRepeat.rater_id == rater_id, RatingRepeat.sample_id.in_(in_run))
+    ))
+    return QueueSnapshot(items, raters, rated, skipped, repeated)
+
+
+@dataclass(frozen=True)
+class RateItem:
+    """What a blind rater's page is built from: the image and prompt. The sample id stays on the
+    server (the page gets an opaque per-view token instead)."""
+
+    sample_id: int
+    image_sha256: str
+    prompt: str
+    checkpoint_id: int
+    prompt_id: int
+
+
+def rate_item(session: Session, sample_id: int) -> RateItem | None:
+    row = session.execute(
+        select(Sample.id, Sample.image_sha256, Prompt.text, Sample.checkpoint_id, Sample.prompt_id)
+        .join(Prompt, Prompt.id == Sample.prompt_id)
+        .where(Sample.id == sample_id)
+    ).first()
+    return RateItem(*row) if row else None
+
+
+# --- the grid: tiles and artifact flags ---------------------------------------------------------
 
 @dataclass(frozen=True)
 class GridTile:
@@ -173,52 +272,40 @@ class GridTile:
 
 
 def list_grid(session: Session, checkpoint_id: int, rater_id: int) -> list[GridTile]:
-    """A checkpoint's samples in prompt order, with this rater's scores where they exist."""
+    """A checkpoint's samples in prompt order, with this rater's scores and artifact flags."""
     rows = session.execute(
-        select(Sample.id, Sample.image_sha256, Rating.generality, Rating.emoji_style, Rating.quality, Rating.comment)
+        select(Sample.id, Sample.image_sha256, Rating.generality, Rating.emoji_style, Rating.quality, ArtifactFlag.id)
         .join(Prompt, Prompt.id == Sample.prompt_id)
         .outerjoin(Rating, and_(Rating.sample_id == Sample.id, Rating.rater_id == rater_id))
+        .outerjoin(ArtifactFlag, and_(ArtifactFlag.sample_id == Sample.id, ArtifactFlag.rater_id == rater_id))
         .where(Sample.checkpoint_id == checkpoint_id)
         .order_by(Prompt.position, Sample.seed)
     ).all()
     return [
-        GridTile(
-            sample_id=r[0],
-            image_sha256=r[1],
-            scores=Scores(r[2], r[3], r[4]) if r[2] is not None else None,
-            flagged=r[5] == ARTIFACT_COMMENT,
-        )
+        GridTile(r[0], r[1], Scores(r[2], r[3], r[4]) if r[2] is not None else None, r[5] is not None)
         for r in rows
     ]
 
 
-def flag_artifacts(session: Session, rater_id: int, sample_ids: list[int]) -> int:
-    """Mark rated samples as showing artifacts: quality drops to 1 and the comment says why."""
-    if not sample_ids:
-        return 0
-    checkpoints = dict(session.execute(  # locked in id order: two flaggers never wait on each other in a circle
-        select(Sample.id, Sample.checkpoint_id).where(Sample.id.in_(sample_ids)).order_by(Sample.id)
-        .with_for_update(key_share=True)
-    ).all())
-    old_quality = dict(session.execute(
-        select(Rating.sample_id, Rating.quality).where(Rating.rater_id == rater_id, Rating.sample_id.in_(list(checkpoints)))
-    ).all())
-    rows = session.execute(
-        update(Rating)
-        .where(Rating.rater_id == rater_id, Rating.sample_id.in_(list(checkpoints)))
-        .values(quality=1, comment=ARTIFACT_COMMENT, updated_at=utcnow())
-        .returning(Rating.sample_id, Rating.generality, Rating.emoji_style, Rating.quality)
-    ).all()
-    for sample_id, g, s, _ in rows:
-        _record(session, sample_id, checkpoints[sample_id], rater_id, (g, s, old_quality[sample_id]), (g, s, 1))
-    return len(rows)
+def set_artifact_flags(session: Session, rater_id: int, checkpoint_id: int, flagged: set[int]) -> tuple[int, int]:
+    """Make this rater's artifact flags on a checkpoint's images exactly `flagged` (unticking one
+    undoes it). Ratings are not touched. Returns (added, removed)."""
+    in_checkpoint = select(Sample.id).where(Sample.checkpoint_id == checkpoint_id)
+    valid = set(session.scalars(in_checkpoint.where(Sample.id.in_(list(flagged))))) if flagged else set()
+    current = set(session.scalars(
+        select(ArtifactFlag.sample_id).where(ArtifactFlag.rater_id == rater_id, ArtifactFlag.sample_id.in_(in_checkpoint))
+    ))
+    removed = current - valid
+    if removed:
+        session.execute(delete(ArtifactFlag).where(ArtifactFlag.rater_id == rater_id, ArtifactFlag.sample_id.in_(removed)))
+    now = utcnow()
+    for sample_id in sorted(valid - current):
+        stmt = conflict_insert(session, ArtifactFlag).values(rater_id=rater_id, sample_id=sample_id, created_at=now)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["rater_id", "sample_id"]))
+    return len(valid - current), len(removed)
 
 
-def blind_checkpoint_order(session: Session, rater_id: int) -> list[int]:
-    """Checkpoint ids in a per-rater shuffled order (the grid labels them A, B, … without steps)."""
-    a, b = _order_params(rater_id)
-    return list(session.scalars(select(Checkpoint.id).order_by((Checkpoint.id * a + b) % _PRIME)))
-
+# --- export (admins only: it names runs, steps and raters) --------------------------------------
 
 EXPORT_COLUMNS = (
     "rating_id", "run", "step", "checkpoint_id", "sample_id", "prompt_position", "prompt", "seed",
@@ -226,8 +313,9 @@ EXPORT_COLUMNS = (
 )
 
 
-def iter_ratings_for_export(session: Session, run_id: int | None = None) -> Iterator[tuple]:
-    """Every rating with its context, streamed in chunks (for CSV export)."""
+def iter_ratings_for_export(session: Session, admin_id: int, run_id: int | None = None) -> Iterator[tuple]:
+    """Every rating with its context, streamed in chunks (for CSV export); admins only."""
+    require_admin(session, admin_id, "export ratings")
     query = (
         select(
             Rating.id, Run.name, Checkpoint.step, Checkpoint.id, Sample.id, Prompt.position, Prompt.text,
@@ -245,33 +333,3 @@ def iter_ratings_for_export(session: Session, run_id: int | None = None) -> Iter
         query = query.where(Checkpoint.run_id == run_id)
     for row in session.execute(query.execution_options(yield_per=5000)):
         yield tuple(row)
-
-
-@dataclass(frozen=True)
-class RateItem:
-    """What a blind rater sees of a sample: its image and prompt, nothing about run or step."""
-
-    sample_id: int
-    image_sha256: str
-    prompt: str
-
-
-def _rate_item(session: Session, query) -> RateItem | None:
-    row = session.execute(
-        query.with_only_columns(Sample.id, Sample.image_sha256, Prompt.text).join(Prompt, Prompt.id == Sample.prompt_id)
-    ).first()
-    return RateItem(*row) if row else None
-
-
-def next_item(session: Session, rater_id: int, exclude: tuple[int, ...] = ()) -> RateItem | None:
-    """`next_unrated_sample`, as the blind view needs it."""
-    return _rate_item(session, _next_unrated(rater_id, exclude))
-
-
-def rate_item(session: Session, sample_id: int) -> RateItem | None:
-    return _rate_item(session, select(Sample).where(Sample.id == sample_id))
-
-
-def get_scores(session: Session, rater_id: int, sample_id: int) -> Scores | None:
-    rating = get_rating(session, rater_id, sample_id)
-    return Scores(rating.generality, rating.emoji_style, rating.quality) if rating else None

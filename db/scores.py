@@ -18,6 +18,7 @@ from db.models import (
     Prompt,
     PromptSet,
     Rater,
+    Rating,
     Sample,
     SampleRatingStats,
 )
@@ -65,6 +66,16 @@ def _evaluation_samples():
     return SampleRatingStats.sample_id.not_in(free_text)
 
 
+def _evaluation_samples_of(sample_id_column):
+    free_text = (
+        select(Sample.id)
+        .join(Prompt, Prompt.id == Sample.prompt_id)
+        .join(PromptSet, PromptSet.id == Prompt.set_id)
+        .where(PromptSet.name == FREE_TEXT_SET)
+    )
+    return sample_id_column.not_in(free_text)
+
+
 def _rated_in_run(run_id: int):
     return (
         select()
@@ -74,11 +85,13 @@ def _rated_in_run(run_id: int):
     )
 
 
-def checkpoint_scores(session: Session, run_id: int) -> list[CheckpointScores]:
+def checkpoint_scores(session: Session, run_id: int, exclude_raters: tuple[int, ...] = ()) -> list[CheckpointScores]:
     """One row per checkpoint of the run that has ratings, in step order: first a mean per sample
     over its raters (score sum S over its m ratings), then moments of those means per checkpoint.
     SQL sums whole numbers per checkpoint and m (S, S², samples); the division by m is done here,
     once per group instead of once per sample."""
+    if exclude_raters:  # the recommendation without flagged raters: from the ratings themselves
+        return _checkpoint_scores_without(session, run_id, tuple(exclude_raters))
     m = SampleRatingStats.ratings
     sums = [score_sum(c) for c in CRITERIA]
     sums.append(sums[0] + sums[1] + sums[2])  # combined: the sample's mean is S / (3m)
@@ -160,4 +173,47 @@ def coincidences(session: Session, run_id: int) -> dict[str, list[list[float]]]:
             matrix[a - 1][b - 1] = matrix[b - 1][a - 1] = value
             index += 1
         result[criterion] = matrix
+    return result
+
+
+def _checkpoint_scores_without(session: Session, run_id: int, exclude_raters: tuple[int, ...]) -> list[CheckpointScores]:
+    """One row per checkpoint of the run that has ratings, in step order, aggregated in SQL:
+    first a mean per sample over its raters, then moments of those means per checkpoint.
+    `exclude_raters`: leave these raters' ratings out (the recommendation without flagged raters)."""
+    g, s, q = (getattr(Rating, c) for c in CRITERIA)
+    per_sample = (
+        select(
+            Rating.sample_id.label("sample_id"),
+            func.count().label("n"),
+            *(func.avg(v).label(c) for v, c in ((g, "g"), (s, "s"), (q, "q"))),
+            (func.avg(g + s + q) / 3.0).label("c"),
+        )
+        .join(Sample, Sample.id == Rating.sample_id)
+        .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
+        .where(Checkpoint.run_id == run_id, Rating.rater_id.not_in(exclude_raters), _evaluation_samples_of(Rating.sample_id))
+        .group_by(Rating.sample_id)
+        .subquery()
+    )
+    columns = [Checkpoint.id, Checkpoint.step, func.sum(per_sample.c.n), func.count()]
+    for name in ("g", "s", "q", "c"):
+        value = per_sample.c[name]
+        columns += [func.avg(value), func.avg(value * value)]
+    rows = session.execute(
+        select(*columns)
+        .select_from(per_sample)
+        .join(Sample, Sample.id == per_sample.c.sample_id)
+        .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
+        .group_by(Checkpoint.id, Checkpoint.step)
+        .order_by(Checkpoint.step)
+    ).all()
+    result = []
+    for row in rows:
+        samples = int(row[3])
+        moments = [Moments(samples, float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(4)]
+        result.append(
+            CheckpointScores(
+                checkpoint_id=row[0], step=row[1], ratings=int(row[2]), samples=samples,
+                by_criterion=dict(zip(CRITERIA, moments[:3], strict=True)), combined=moments[3],
+            )
+        )
     return result

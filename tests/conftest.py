@@ -75,3 +75,15 @@ def pg_url():
     url = server.start()
     yield url
     server.stop()
+
+
+@pytest.fixture
+def pg_engine(pg_url):
+    """An empty, freshly migrated PostgreSQL database (the schema dropped and rebuilt per test)."""
+    from db.migrate import downgrade
+
+    downgrade(pg_url, "base")
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from db.engine import read_session, write_session
-from db.models import Comparison, Decision, Mask, Rating, Sample
+from db.models import ArtifactFlag, Comparison, Decision, GridRating, Mask, Rating, RatingSkip, Sample
+from tests.apptest_browser import component_data, rate, rate_command
 
 APP = str(Path(__file__).resolve().parent.parent / "workbench" / "app" / "app.py")
 
@@ -34,16 +35,11 @@ def shown(markdown: str) -> str:
 
 
 def messages(at) -> str:
-    return " | ".join(shown(str(m.value)) for kind in (at.error, at.warning, at.success, at.info) for m in kind)
-
-
-def rate(at, g: int, s: int, q: int) -> None:
-    for value in (g, s, q):
-        at.button(key=f"rate.key.{value}").click().run()
+    return " | ".join(shown(str(m.value)) for kind in (at.error, at.warning, at.success, at.info, at.toast) for m in kind)
 
 
 def shown_sample(at) -> int:
-    return at.session_state["rate.shown"]
+    return at.session_state["rate.view"].sample_id  # server side only: the browser gets a token
 
 
 def test_missing_and_wrong_tokens_get_clear_messages(app_env, fresh_seeded):
@@ -66,9 +62,9 @@ def test_rate_saves_a_row_edits_it_and_undoes(app_env, engine, fresh_seeded):
     assert "Saved: generality 4, emoji style 5, quality 3" in messages(at)
     assert count(engine, Rating) == 1
     assert shown_sample(at) != first
-    assert "1 / 192 rated" in at.get("progress")[0].proto.text
+    assert "1 rated · 191 to go" in at.get("progress")[0].proto.text
 
-    at.button(key="rate.back").click().run()  # back to the first image: score it again
+    rate_command(at, "back")  # back to the first image: score it again
     assert shown_sample(at) == first and "score it again" in messages(at)
     with read_session(engine) as s:
         before = s.scalar(select(Rating.id).where(Rating.sample_id == first))
@@ -78,47 +74,64 @@ def test_rate_saves_a_row_edits_it_and_undoes(app_env, engine, fresh_seeded):
         rows = s.execute(select(Rating.id, Rating.generality, Rating.quality)).all()
     assert rows == [(before, 2, 2)]
 
-    at.button(key="rate.undo").click().run()
+    rate_command(at, "undo")
     assert "Undone" in messages(at) and count(engine, Rating) == 0 and shown_sample(at) == first
-    at.button(key="rate.skip").click().run()
-    assert shown_sample(at) != first
+    rate_command(at, "skip")
+    assert shown_sample(at) != first and count(engine, RatingSkip, RatingSkip.sample_id == first) == 1
+    again = start(fresh_seeded.token("rater1"))  # a new session (a reload): the skip is remembered
+    assert shown_sample(again) != first
 
 
 def test_rating_a_sample_deleted_meanwhile_says_so(app_env, engine, fresh_seeded):
     at = start(fresh_seeded.token("rater1"))
     doomed = shown_sample(at)
-    at.button(key="rate.key.3").click().run()
     with write_session(engine) as s:
         s.delete(s.get(Sample, doomed))
-    at.button(key="rate.key.3").click().run()
-    at.button(key="rate.key.3").click().run()
+    rate(at, 3, 3, 3)
     assert "no longer exists (it was deleted); nothing was saved" in messages(at)
     assert count(engine, Rating) == 0 and shown_sample(at) != doomed
 
 
-def test_double_click_on_the_last_key_keeps_one_row(app_env, engine, fresh_seeded):
+def test_a_resent_command_keeps_one_row_and_stale_tokens_are_refused(app_env, engine, fresh_seeded):
     at = start(fresh_seeded.token("rater1"))
-    rate(at, 3, 3, 3)
-    at.button(key="rate.key.3").click().run()  # the second click of a double click
+    token = component_data(at, "rate.input")["token"]
+    rate_command(at, "score", (3, 3, 3), token=token, mount="m1", seq=1)
+    rate_command(at, "score", (3, 3, 3), token=token, mount="m1", seq=1)  # the browser resent it: same seq
     assert count(engine, Rating) == 1
-    assert at.session_state["rate.scores"] == {"generality": 3}  # only a pending score on the next image
-    at.button(key="rate.clear").click().run()
-    assert at.session_state["rate.scores"] == {}
+    second = shown_sample(at)
+    rate_command(at, "score", (1, 1, 1), token=token, mount="m1", seq=2)  # a new command for the old image
+    assert "no longer on screen, so it was ignored" in messages(at)
+    assert count(engine, Rating) == 1 and shown_sample(at) == second
+    assert component_data(at, "rate.input")["token"] not in (token,)  # the view got a new token too
 
 
-def test_grid_flags_artifacts_on_rated_samples(app_env, engine, seeded):
+def test_grid_scores_the_whole_grid_and_flags_are_undoable(app_env, engine, seeded):
     rater_id, token = seeded.raters["rater1"]
+    with read_session(engine) as s:
+        before = s.execute(select(Rating.sample_id, Rating.generality, Rating.emoji_style, Rating.quality)
+                           .where(Rating.rater_id == rater_id).order_by(Rating.sample_id)).all()
     at = start(token).switch_page("app_pages/grid.py").run()
     assert [t.value for t in at.title] == ["Grid"]
-    assert all("step" not in str(o) for o in at.selectbox(key="grid.checkpoint").options)  # blind labels
+    assert at.selectbox(key="grid.letter").options == ["Grid A", "Grid B", "Grid C", "Grid D"]  # never a step
     boxes = [c for c in at.checkbox if c.key.startswith("grid.flag.")]
     assert len(boxes) == 64
     boxes[0].check()
     boxes[1].check()
-    submit = [b for b in at.button if b.label == "Save artifact flags"][0]
-    submit.click().run()
-    assert "Flagged 2 image(s)" in messages(at)
-    assert count(engine, Rating, Rating.rater_id == rater_id, Rating.comment.is_not(None), Rating.quality == 1) == 2
+    [b for b in at.button if b.label == "Save artifact flags"][0].click().run()
+    assert "Artifact flags saved: 2 added, 0 taken back" in messages(at)
+    [c for c in at.checkbox if c.key.startswith("grid.flag.") and c.value][0].uncheck()  # undo one
+    [b for b in at.button if b.label == "Save artifact flags"][0].click().run()
+    assert "0 added, 1 taken back" in messages(at) and count(engine, ArtifactFlag) == 1
+    letter = at.selectbox(key="grid.letter").value
+    for criterion, value in (("generality", 4), ("emoji_style", 5), ("quality", 2)):
+        at.radio(key=f"grid.score.{letter}.{criterion}").set_value(value)
+    [b for b in at.button if b.label == "Save grid scores"][0].click().run()
+    assert f"Saved your scores for grid {letter}" in messages(at)
+    with read_session(engine) as s:
+        after = s.execute(select(Rating.sample_id, Rating.generality, Rating.emoji_style, Rating.quality)
+                          .where(Rating.rater_id == rater_id).order_by(Rating.sample_id)).all()
+        grid = s.execute(select(GridRating.generality, GridRating.emoji_style, GridRating.quality)).all()
+    assert after == before and grid == [(4, 5, 2)]  # no rating changed; the grid's scores are their own row
 
 
 def test_compare_records_a_judgement_and_ranks(app_env, engine, seeded):
@@ -128,21 +141,24 @@ def test_compare_records_a_judgement_and_ranks(app_env, engine, seeded):
     at.button(key="compare.left").click().run()
     assert "Left wins. Saved." in messages(at)
     assert count(engine, Comparison, Comparison.rater_id == rater_id) == before + 1
-    ranking = at.dataframe[0].value
+    assert not at.dataframe and not at.subheader  # the Bradley–Terry ranking names steps: admins only
+    admin = start(seeded.admin[1]).switch_page("app_pages/compare.py").run()
+    ranking = admin.dataframe[0].value
     assert len(ranking) == len(seeded.steps) and list(ranking["rank"]) == list(range(1, len(seeded.steps) + 1))
 
 
-def test_checkpoints_dashboard_admin_decides_rater_is_refused(app_env, engine, seeded):
-    at = start(seeded.token("rater1")).switch_page("app_pages/checkpoints.py").run()
-    assert any("Step" in str(s.value) for s in at.success)  # the recommendation
-    assert any("Rule:" in str(c.value) for c in at.caption)
-    assert not any(s.label == "Prompt" for s in at.selectbox)  # unblinded Figure 4 is for admins
-    at.text_input(key="checkpoints.reason").input("looks best to me")
-    [b for b in at.button if b.label == "Choose this checkpoint"][0].click().run()
-    assert "Not recorded: only an admin can choose the stopping checkpoint" in messages(at)
-    assert count(engine, Decision) == 0
+def test_checkpoints_decision_view_is_for_admins(app_env, engine, seeded):
+    at = start(seeded.token("rater1"))
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not even listed for raters
+        at.switch_page("app_pages/checkpoints.py")
 
     admin = start(seeded.admin[1]).switch_page("app_pages/checkpoints.py").run()
+    assert not admin.exception and not admin.error
+    assert any("Step" in str(s.value) for s in admin.success)  # the recommendation, on top
+    assert any("Rule:" in str(c.value) for c in admin.caption)
+    assert [m.label for m in admin.metric][:4] == ["Rated images", "Overlap set", "Raters per image", "Queue"]
+    assert admin.metric[0].value == "256 / 256"
+    assert len(admin.get("vega_lite_chart")) >= 6  # one small chart per criterion and combined, loss, LR
     assert any(s.label == "Prompt" for s in admin.selectbox)
     admin.text_input(key="checkpoints.reason").input("earliest within one SE of the best")
     [b for b in admin.button if b.label == "Choose this checkpoint"][0].click().run()
@@ -169,7 +185,7 @@ def test_masks_accept_stores_a_manual_mask_and_reject(app_env, engine, seeded):
 
 @pytest.mark.parametrize("page", ["stickers", "dataset"])
 def test_curation_pages_render(app_env, seeded, page):
-    at = start(seeded.token("rater1")).switch_page(f"app_pages/{page}.py").run()
+    at = start(seeded.admin[1]).switch_page(f"app_pages/{page}.py").run()
     assert not at.exception and not at.error
     assert [t.value for t in at.title] == [page.capitalize()]
     if page == "dataset":  # the seeded 40 items: one in ten in validation
@@ -182,7 +198,7 @@ def test_stickers_export_a_set_through_the_exporter(app_env, seeded):
     import io
     import zipfile
 
-    at = start(seeded.token("rater1")).switch_page("app_pages/stickers.py").run()
+    at = start(seeded.admin[1]).switch_page("app_pages/stickers.py").run()
     picks = [c for c in at.checkbox if c.key.startswith("stickers.pick.")][:2]
     for box in picks:
         box.check()
@@ -207,7 +223,7 @@ def test_masks_contour_sliders_rebuild_the_mask(app_env, engine, seeded):
     assert (at.session_state["masks.work"][sid] == suggestion).all()
 
 
-@pytest.mark.parametrize("page", ["rate", "grid", "compare", "checkpoints", "masks", "stickers", "dataset"])
+@pytest.mark.parametrize("page", ["rate", "grid", "compare", "checkpoints", "rater_quality", "masks", "stickers", "dataset"])
 def test_pages_say_what_is_missing_on_an_empty_database(app_env, engine, page):
     from db.raters import add_rater
 

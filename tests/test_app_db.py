@@ -14,10 +14,11 @@ from db.engine import read_session, write_session
 from db.errors import InvalidScore, InvalidToken, PermissionDenied, SampleNotFound
 from db.models import Comparison, Rater, Rating, Sample
 from db.raters import add_rater, authenticate
-from db.ratings import Scores, blind_order, delete_rating, next_item, rating_progress, save_rating
+from db.ratings import Scores, delete_rating, rating_progress, save_rating
 from db.runs import metric_series
 from db.scores import checkpoint_scores, score_value_counts
 from db.stickers import list_sticker_candidates
+from workbench.app.rating_queue import next_item
 from workbench.cli import main as cli
 
 
@@ -89,22 +90,25 @@ def test_two_raters_and_a_double_click_at_once_keep_exactly_the_right_rows(engin
 
 
 def test_blind_order_is_reproducible_per_rater_and_differs_between_raters(engine, fresh_seeded):
+    from db.ratings import add_skip
+
     r1, r2 = fresh_seeded.raters["rater1"][0], fresh_seeded.raters["rater2"][0]
+    run = fresh_seeded.run_id
     with read_session(engine) as s:
-        first = [next_item(s, r1).sample_id, next_item(s, r1).sample_id]
-        other = next_item(s, r2).sample_id
-        assert first[0] == first[1]
-        skipped = next_item(s, r1, (first[0],)).sample_id
+        first = [next_item(s, r1, run).item.sample_id, next_item(s, r1, run).item.sample_id]
+        other = next_item(s, r2, run).item.sample_id
+    assert first[0] == first[1] and first[0] != other
+    with write_session(engine) as s:
+        add_skip(s, r1, first[0])
+    with read_session(engine) as s:
+        skipped = next_item(s, r1, run, first[0]).item.sample_id
     assert skipped != first[0]
-    with read_session(engine) as s:
-        orders = [s.scalars(select(Sample.id).order_by(blind_order(r)).limit(10)).all() for r in (r1, r2)]
-    assert orders[0] != orders[1] and orders[0][0] == first[0] and orders[1][0] == other
     with write_session(engine) as s:
-        save_rating(s, r1, first[0], Scores(3, 3, 3))
+        save_rating(s, r1, skipped, Scores(3, 3, 3))
     with read_session(engine) as s:
-        assert next_item(s, r1).sample_id == skipped
+        assert next_item(s, r1, run, skipped).item.sample_id not in (first[0], skipped)
     with write_session(engine) as s:
-        assert delete_rating(s, r1, first[0]) and not delete_rating(s, r1, first[0])
+        assert delete_rating(s, r1, skipped) and not delete_rating(s, r1, skipped)
 
 
 def test_comparisons_are_stored_once_per_pair_and_aggregate(engine, fresh_seeded):
@@ -179,7 +183,7 @@ def test_ratings_export_streams_every_rating_with_its_context(engine, seeded):
     from db.ratings import EXPORT_COLUMNS, iter_ratings_for_export
 
     with read_session(engine) as s:
-        rows = list(iter_ratings_for_export(s, seeded.run_id))
+        rows = list(iter_ratings_for_export(s, seeded.admin[0], seeded.run_id))
         total = s.scalar(select(func.count()).select_from(Rating))
     assert len(rows) == total == 4 * 64 * 2
     first = dict(zip(EXPORT_COLUMNS, rows[0], strict=True))

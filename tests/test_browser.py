@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from google.protobuf.json_format import MessageToJson
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
@@ -102,7 +103,7 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         page.keyboard.type("452", delay=80)  # three keys: one image
         expect(page.get_by_text("Saved: generality 4, emoji style 5, quality 2")).to_be_visible()
         page.keyboard.type("314135", delay=80)  # two more images typed fast, without waiting
-        expect(page.get_by_text("3 / 192 rated")).to_be_visible()
+        expect(page.get_by_text("3 rated ·")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "rate-after-save.png"), full_page=True)
         with read_session(engine) as s:
             rows = s.execute(
@@ -115,7 +116,7 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         assert cookie["path"] == "/" and len(cookie["value"]) >= 40 and token not in cookie["value"]
         assert cookie["httpOnly"] and COOKIE_NAME not in page.evaluate("document.cookie")  # set by the server, not JS
         page.reload()  # a new Streamlit session in the same browser session: still logged in
-        expect(page.get_by_text("3 / 192 rated")).to_be_visible()
+        expect(page.get_by_text("3 rated ·")).to_be_visible()
         expect(page.get_by_role("heading", name="Rate")).to_be_visible()
         expect(page.get_by_label("Access token")).to_have_count(0)
 
@@ -175,3 +176,115 @@ def test_browser_login_rate_by_keyboard_and_fix_a_mask(server, engine, fresh_see
         page.reload()  # the old id brought back by hand: the server forgot it at logout
         expect(page.get_by_label("Access token")).to_be_visible()
         browser.close()
+
+
+def ratings(engine) -> list[tuple]:
+    with read_session(engine) as s:
+        return s.execute(select(Rating.sample_id, Rating.generality, Rating.emoji_style, Rating.quality).order_by(Rating.id)).all()
+
+
+def skips(engine) -> set[int]:
+    from db.models import RatingSkip
+
+    with read_session(engine) as s:  # a new session each time: a reader keeps its snapshot
+        return set(s.scalars(select(RatingSkip.sample_id)))
+
+
+def test_browser_rating_input_cannot_go_astray_and_stays_blind(server, engine, fresh_seeded):
+    """Issue 15 in the browser: keys only while Rate is on screen; mouse and keys fill the same
+    slots; fast skips all count and survive a reload; an older tab cannot score another image; the
+    image is large and sharp; nothing the rater's browser receives names a run, step or sample."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from tests.blind_checks import assert_blind, media_names
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    rater_id, token = fresh_seeded.raters["rater1"]
+    frames: list[str] = []
+    urls: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.on("request", lambda request: urls.append(request.url))
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda payload: frames.append(MessageToJson(ForwardMsg.FromString(payload)))
+            if isinstance(payload, bytes) else None))
+        page.goto(server)
+        page.get_by_label("Access token").fill(token)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_text("typed: · · ·")).to_be_visible()
+
+        # 1. keys typed on other pages never reach Rate
+        page.get_by_role("link", name="Grid").click()
+        expect(page.get_by_role("heading", name="Grid")).to_be_visible()
+        page.keyboard.type("213", delay=60)
+        page.get_by_role("link", name="Dataset").click()
+        expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
+        page.keyboard.type("444", delay=60)
+        page.get_by_role("link", name="Rate").click()
+        expect(page.get_by_text("typed: · · ·")).to_be_visible()
+        page.wait_for_timeout(1500)  # time for anything buffered to arrive (nothing should)
+        assert ratings(engine) == [] and page.get_by_text("Saved:").count() == 0
+
+        # 2. mouse and keys fill the same three slots: click 2, type 3 4 → 2/3/4; the 1 goes to the next image
+        page.get_by_role("button", name="2 · weak").click()
+        expect(page.get_by_text("typed: 2 · ·")).to_be_visible()
+        page.keyboard.type("341", delay=60)
+        expect(page.get_by_text("Saved: generality 2, emoji style 3, quality 4")).to_be_visible()
+        expect(page.get_by_text("typed: 1 · ·")).to_be_visible()
+        assert [r[1:] for r in ratings(engine)] == [(2, 3, 4)]
+        page.keyboard.press("Escape")
+        expect(page.get_by_text("typed: · · ·")).to_be_visible()
+
+        # 3. five S presses 60 ms apart are five skips, and a reload remembers them
+        for _ in range(5):
+            page.keyboard.press("s")
+            page.wait_for_timeout(60)
+        deadline = time.monotonic() + 30  # each skip is one round trip, sent in turn
+        while len(skipped := skips(engine)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert len(skipped) == 5
+        page.reload()
+        expect(page.get_by_text("typed: · · ·")).to_be_visible()
+        page.keyboard.type("555", delay=60)
+        expect(page.get_by_text("2 rated ·")).to_be_visible()
+        assert ratings(engine)[-1][0] not in skipped
+
+        # 4. an older tab cannot score another image: both show X, A rates it, B's clicks are refused
+        other = context.new_page()
+        other.goto(server)
+        expect(other.get_by_text("typed: · · ·")).to_be_visible()
+        picture = page.locator("img.picture")
+        assert other.locator("img.picture").get_attribute("src") == picture.get_attribute("src")  # the same image
+        page.keyboard.type("333", delay=60)
+        expect(page.get_by_text("3 rated ·")).to_be_visible()
+        for _ in range(3):
+            other.get_by_role("button", name="1 · poor").click()
+        expect(other.get_by_text("rated meanwhile (in another tab or window)")).to_be_visible()
+        assert [r[1:] for r in ratings(engine)] == [(2, 3, 4), (5, 5, 5), (3, 3, 3)]  # no 1/1/1 anywhere
+        other.screenshot(path=str(ARTIFACTS / "rate-stale-tab.png"))
+        other.close()
+
+        # 5. a view to judge from: the image at least 512 px at 1366×768 and wholly on screen, a PNG
+        # sent inline, enlarged nearest-neighbour
+        expect(picture).to_be_visible()
+        expect(picture).to_have_css("image-rendering", "pixelated")  # set once the 64 px PNG is in
+        box = picture.bounding_box()
+        assert box["width"] >= 512 and box["height"] >= 512 and box["y"] + box["height"] <= 768
+        assert picture.get_attribute("src").startswith("data:image/png;base64,")
+        page.screenshot(path=str(ARTIFACTS / "rate-1366.png"))
+        html = page.content()
+        browser.close()
+
+    # 6. blind in the browser too: the frames received, the pages' HTML, the URLs loaded
+    with read_session(engine) as s:
+        from db.models import Checkpoint
+
+        shas = set(s.scalars(select(Sample.image_sha256)))
+        paths = set(s.scalars(select(Checkpoint.path)))
+    after_login = frames[next(i for i, f in enumerate(frames) if "typed" in f or "rate.input" in f) :]
+    assert_blind(after_login, [html, *urls], fresh_seeded, shas, paths)
+    assert not any(sha in url for url in urls for sha in shas)
+    assert len(media_names(after_login)) >= 64  # the grid's images, each under a per-view name

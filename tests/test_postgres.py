@@ -8,7 +8,7 @@ from PIL import Image as PILImage
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from db.engine import make_engine, read_session, write_session
+from db.engine import read_session, write_session
 from db.images import get_png, put_image
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.models import Base, Image, Rater, Rating, Sample
@@ -16,15 +16,6 @@ from db.runs import add_run
 from db.samples import NewSample, add_checkpoint_with_samples, ensure_prompt_set
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_engine(pg_url):
-    downgrade(pg_url, "base")
-    upgrade(pg_url)
-    engine = make_engine(pg_url)
-    yield engine
-    engine.dispose()
 
 
 def test_migrations_round_trip_and_no_drift(pg_url, pg_engine):
@@ -111,7 +102,7 @@ def test_workbench_queries_run_on_postgres(pg_engine):
         assert len(candidates) == 12 and candidates[0].score >= candidates[-1].score
         assert len(stickers.list_sticker_candidates(s, run_id, checkpoint_id=checkpoint_id, prompt_id=prompt_id)) == 1
         assert ratings.rating_progress(s, rater_id) == (12, 12)
-        assert len(list(ratings.iter_ratings_for_export(s, run_id))) == 24
+        assert len(list(ratings.iter_ratings_for_export(s, seeded.admin[0], run_id))) == 24
         assert len(ratings.list_grid(s, checkpoint_id, rater_id)) == 4
         assert comparisons.list_outcomes(s, run_id)
         assert masks.list_review_queue(s) and masks.count_review_queue(s) >= 1

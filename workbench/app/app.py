@@ -101,7 +101,7 @@ def login() -> None:
 def sidebar(rater: shared.CurrentRater) -> None:
     with st.sidebar:
         st.text(f"{rater.name} · {'admin' if rater.is_admin else 'rater'}")  # a name is text, never markdown
-        runs = runs_query()
+        runs = runs_query() if rater.is_admin else []  # raters never choose, or see, runs
         if runs:
             names = dict(runs)
             ids = [run_id for run_id, _ in runs]
@@ -109,7 +109,7 @@ def sidebar(rater: shared.CurrentRater) -> None:
             st.selectbox(
                 "Run", ids, index=ids.index(current) if current in ids else len(ids) - 1,
                 format_func=names.get, key="sidebar.run_select",
-                help="The run the Compare, Checkpoints and Stickers pages look at.",
+                help="The run the admin pages look at (raters rate the run open for rating).",
             )
             st.session_state["sidebar.run_id"] = st.session_state["sidebar.run_select"]
         else:
@@ -124,25 +124,28 @@ def sidebar(rater: shared.CurrentRater) -> None:
             st.rerun()
 
 
-def navigation(logged_in: bool):
-    """Built on every run (also before login, hidden) so a deep link like /masks survives login."""
-    return st.navigation(
-        {
-            "Rate": [
-                st.Page(PAGES / "rate.py", title="Rate", icon="⭐", url_path="rate", default=True),
-                st.Page(PAGES / "grid.py", title="Grid", icon="🔲", url_path="grid"),
-                st.Page(PAGES / "compare.py", title="Compare", icon="⚖️", url_path="compare"),
-            ],
-            "Decide": [st.Page(PAGES / "checkpoints.py", title="Checkpoints", icon="📈", url_path="checkpoints")],
-            "Curate": [
-                st.Page(PAGES / "masks.py", title="Masks", icon="✂️", url_path="masks"),
-                st.Page(PAGES / "stickers.py", title="Stickers", icon="🏷️", url_path="stickers"),
-                st.Page(PAGES / "dataset.py", title="Dataset", icon="🗂️", url_path="dataset"),
-                *([st.Page(PAGES / "bot.py", title="Bot", icon="🤖", url_path="bot")] if getattr(st.session_state.get("auth.rater"), "is_admin", False) else []),
-            ],
-        },
-        position="sidebar" if logged_in else "hidden",
-    )
+def navigation(logged_in: bool, is_admin: bool):
+    """Built on every run (also before login, hidden, with every page) so a deep link like /masks
+    survives login. Raters get the blind pages only: per-step results are for admins."""
+    admin = is_admin or not logged_in
+    sections = {
+        "Rate": [
+            st.Page(PAGES / "rate.py", title="Rate", icon="⭐", url_path="rate", default=True),
+            st.Page(PAGES / "grid.py", title="Grid", icon="🔲", url_path="grid"),
+            st.Page(PAGES / "compare.py", title="Compare", icon="⚖️", url_path="compare"),
+        ],
+        "Decide": [
+            st.Page(PAGES / "checkpoints.py", title="Checkpoints", icon="📈", url_path="checkpoints"),
+            st.Page(PAGES / "rater_quality.py", title="Raters", icon="🧑‍⚖️", url_path="raters"),
+        ] if admin else [],
+        "Curate": [
+            st.Page(PAGES / "masks.py", title="Masks", icon="✂️", url_path="masks"),
+            *([st.Page(PAGES / "stickers.py", title="Stickers", icon="🏷️", url_path="stickers")] if admin else []),
+            st.Page(PAGES / "dataset.py", title="Dataset", icon="🗂️", url_path="dataset"),
+            *([st.Page(PAGES / "bot.py", title="Bot", icon="🤖", url_path="bot")] if admin else []),
+        ],
+    }
+    return st.navigation({k: v for k, v in sections.items() if v}, position="sidebar" if logged_in else "hidden")
 
 
 def main() -> None:
@@ -152,8 +155,8 @@ def main() -> None:
         st.error(escape_markdown(str(exc)))
         st.stop()
     restore_login()
-    logged_in = "auth.login_id" in st.session_state
-    page = navigation(logged_in)
+    logged_in = "auth.login_id" in st.session_state and "auth.rater" in st.session_state
+    page = navigation(logged_in, logged_in and st.session_state["auth.rater"].is_admin)
     if not logged_in:
         login()
     sidebar(shared.rater())

@@ -101,3 +101,34 @@ def recommend(points: Sequence[CheckpointPoint]) -> Recommendation | None:
         threshold=threshold,
         flags=trade_off_flags(usable),
     )
+
+
+def undecided_checkpoints(points: Sequence[CheckpointPoint], min_samples: int = 2) -> frozenset[int]:
+    """The checkpoints where more ratings can still change the recommendation (the adaptive queue
+    rates these first): the best one (its mean and SE set the threshold), every checkpoint up to
+    the recommended one whose 95 % interval still straddles the threshold, and any checkpoint with
+    fewer than `min_samples` rated samples. Empty when nothing is rated yet (the queue stays uniform)."""
+    recommendation = recommend(points)
+    if recommendation is None:
+        return frozenset()
+    undecided = {recommendation.best_checkpoint_id}
+    for p in points:
+        if p.combined.n < min_samples or not math.isfinite(p.combined.se):
+            undecided.add(p.checkpoint_id)
+        elif p.step <= recommendation.step and p.combined.low < recommendation.threshold < p.combined.high:
+            undecided.add(p.checkpoint_id)
+    return frozenset(undecided)
+
+
+def checkpoint_points(rows) -> list[CheckpointPoint]:
+    """CheckpointPoints from per-checkpoint score moments (db.scores.CheckpointScores rows)."""
+    from workbench.app.analytics.scores import interval_from_moments
+
+    return [
+        CheckpointPoint(
+            row.checkpoint_id, row.step,
+            interval_from_moments(row.combined.n, row.combined.mean, row.combined.mean_sq),
+            {c: interval_from_moments(m.n, m.mean, m.mean_sq) for c, m in row.by_criterion.items()},
+        )
+        for row in rows
+    ]

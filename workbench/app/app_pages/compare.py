@@ -1,5 +1,6 @@
-"""Compare: the same prompt and seed from two checkpoints, sides shuffled; ← / → / T to judge.
-Below, checkpoints ranked by Bradley–Terry with 95 % intervals."""
+"""Compare: two images of the same prompt, sides shuffled; ← / → / T to judge. Blind: the images
+come under per-view names and nothing says which checkpoint either is from. Below, for admins,
+checkpoints ranked by Bradley–Terry with 95 % intervals."""
 from __future__ import annotations
 
 import altair as alt
@@ -44,7 +45,7 @@ def on_judge(pair: PairView, choice: str) -> None:
 
 
 rater = shared.rater()
-run_id = shared.require_run()
+run_id = shared.require_rating_run()
 st.title("Compare")
 st.caption(f"Which is the better emoji for the prompt? Keys: **←** left · **→** right · **T** tie. "
            f"You have judged {count_query(rater.id)} pair(s).")
@@ -53,19 +54,22 @@ pair: PairView | None = S.get("compare.pair")
 if pair is None or S.get("compare.run") != run_id:
     with shared.reading() as session:
         pair = next_pair_view(session, rater.id, run_id)
-    S["compare.pair"], S["compare.run"] = pair, run_id
+    S["compare.pair"], S["compare.run"], S["compare.view"] = pair, run_id, shared.view_token()
 if pair is None:
     st.info("No pair left to judge in this run (it needs at least two checkpoints with the same prompts and seeds).")
 else:
     prompt_heading(pair.prompt)
     left, right = st.columns(2, gap="large")
-    left.image(shared.image_at(pair.left_sha256, 320), width=320)
-    right.image(shared.image_at(pair.right_sha256, 320), width=320)
+    view = S["compare.view"]
+    left.image(shared.blind_image(pair.left_sha256, 384, f"{view}.l"), width=384, output_format="PNG")
+    right.image(shared.blind_image(pair.right_sha256, 384, f"{view}.r"), width=384, output_format="PNG")
     b1, b2, b3 = st.columns(3)
     b1.button("◀ Left is better", key="compare.left", shortcut="Left", on_click=on_judge, args=(pair, "left"), width="stretch")
     b2.button("Tie", key="compare.tie", shortcut="T", on_click=on_judge, args=(pair, "tie"), width="stretch")
     b3.button("Right is better ▶", key="compare.right", shortcut="Right", on_click=on_judge, args=(pair, "right"), width="stretch")
 
+if not rater.is_admin:
+    st.stop()  # the ranking names steps: it is for admins
 st.divider()
 st.subheader("Bradley–Terry ranking of checkpoints")
 steps = dict(steps_query(run_id))

@@ -1,63 +1,92 @@
-"""Grid: one checkpoint's samples together (blind: checkpoints are letters, shuffled per rater),
-to spot artifacts across the grid. Flagging a rated sample sets its quality to 1."""
+"""Grid: one checkpoint's samples together, blind: each checkpoint goes by a letter (shuffled per
+rater, never its step) and its images are shuffled per rater. Score the whole grid on the three
+criteria in one go (the report's way; stored apart from per-image ratings), and flag the images
+that show artifacts (per image; untick one to undo; a flag never changes a rating)."""
 from __future__ import annotations
-
-import string
 
 import streamlit as st
 
+from db.checkpoints import checkpoint_steps
 from db.errors import EmojichError
-from db.ratings import ARTIFACT_COMMENT, blind_checkpoint_order, flag_artifacts, list_grid
-from db.samples import get_checkpoint
+from db.grid_ratings import get_grid_scores, save_grid_rating
+from db.models import SCORE_COLUMNS
+from db.ratings import Scores, list_grid, set_artifact_flags
+from workbench.app.analytics.queue_policy import blind_letters, seed_for, shuffled
 from workbench.app.app_pages import shared
 
 COLUMNS = 8
+TITLES = {"generality": "Generality", "emoji_style": "Emoji style", "quality": "Quality"}
 
-order_query = shared.query(blind_checkpoint_order)
+steps_query = shared.query(checkpoint_steps)
 grid_query = shared.query(list_grid)
-
-
-def _label(index: int) -> str:
-    letters = string.ascii_uppercase
-    return letters[index] if index < 26 else f"{letters[index // 26 - 1]}{letters[index % 26]}"
-
+grid_scores_query = shared.query(get_grid_scores)
+S = st.session_state
 
 rater = shared.rater()
+run_id = shared.require_rating_run()
 st.title("Grid")
-st.caption("All samples of one checkpoint at once. Tick the ones with artifacts (glitches, smears, broken parts) "
-           "and save: their quality becomes 1. Only images you have rated can be flagged.")
-checkpoint_ids = order_query(rater.id)
-if not checkpoint_ids:
-    st.info("There are no checkpoints yet.")
+st.caption("All images of one grid at once. Score the grid as a whole on the three criteria, and tick the images "
+           "that show artifacts (glitches, smears, broken parts). Untick one to take its flag back; your per-image "
+           "ratings are never changed here.")
+steps = dict(steps_query(run_id))
+if not steps:
+    st.info("There are no grids yet.")
     st.stop()
-labels = {cid: f"Grid {_label(i)}" for i, cid in enumerate(checkpoint_ids)}
-if rater.is_admin:
-    with shared.reading() as session:
-        labels = {cid: f"{labels[cid]} · step {get_checkpoint(session, cid).step}" for cid in checkpoint_ids}
-checkpoint_id = st.selectbox("Checkpoint", checkpoint_ids, format_func=labels.get, key="grid.checkpoint")
-tiles = grid_query(checkpoint_id, rater.id)
-rated = sum(t.scores is not None for t in tiles)
-st.write(f"{len(tiles)} samples · you rated {rated}")
+letters = blind_letters(list(steps), seed_for("grid", run_id, rater.id))
+by_letter = {letter: checkpoint for checkpoint, letter in letters.items()}
+names = sorted(by_letter, key=lambda name: (len(name), name))
 
-with st.form(f"grid.form.{checkpoint_id}", border=False):
-    for start in range(0, len(tiles), COLUMNS):
-        for tile, column in zip(tiles[start : start + COLUMNS], st.columns(COLUMNS), strict=False):
-            with column:
-                st.image(shared.image_at(tile.image_sha256, 128), width="stretch")
-                if tile.scores is None:
-                    st.caption("not rated")
-                else:
-                    s = tile.scores
-                    st.checkbox(f"artifact · {s.generality}/{s.emoji_style}/{s.quality}", value=tile.flagged,
-                                key=f"grid.flag.{tile.sample_id}", disabled=tile.flagged)
-    submitted = st.form_submit_button("Save artifact flags", type="primary")
-if submitted:
-    chosen = [t.sample_id for t in tiles if t.scores is not None and not t.flagged and st.session_state.get(f"grid.flag.{t.sample_id}")]
-    try:
-        with shared.writing() as session:
-            count = flag_artifacts(session, rater.id, chosen)
-    except EmojichError as exc:
-        shared.report(exc)
+
+def _label(letter: str) -> str:
+    return f"Grid {letter} · step {steps[by_letter[letter]]}" if rater.is_admin else f"Grid {letter}"
+
+
+letter = st.selectbox("Grid", names, format_func=_label, key="grid.letter")
+checkpoint_id = by_letter[letter]
+if S.get("grid.view", (None,))[0] != (run_id, letter):
+    tiles = grid_query(checkpoint_id, rater.id)
+    S["grid.view"] = ((run_id, letter), {shared.view_token(): t.sample_id for t in tiles})
+tokens = S["grid.view"][1]
+tiles = {t.sample_id: t for t in grid_query(checkpoint_id, rater.id)}
+order = shuffled(sorted(tokens.items(), key=lambda kv: kv[1]), seed_for("tiles", run_id, rater.id, letter))
+order = [(token, tiles[sid]) for token, sid in order if sid in tiles]
+st.write(f"{len(order)} images · you rated {sum(t.scores is not None for _, t in order)} of them one by one")
+
+earlier = grid_scores_query(rater.id, checkpoint_id)
+with st.form(f"grid.score.{letter}", border=True):
+    st.markdown("**The whole grid**" + (" · you scored it before; saving replaces it" if earlier else ""))
+    chosen = {}
+    for criterion, column in zip(SCORE_COLUMNS, st.columns(3), strict=True):
+        chosen[criterion] = column.radio(
+            TITLES[criterion], [1, 2, 3, 4, 5], horizontal=True, key=f"grid.score.{letter}.{criterion}",
+            index=getattr(earlier, criterion) - 1 if earlier else None,
+        )
+    score_grid = st.form_submit_button("Save grid scores", type="primary")
+if score_grid:
+    if any(v is None for v in chosen.values()):
+        st.error("Score all three criteria for the grid before saving.")
     else:
-        shared.flash(f"Flagged {count} image(s) as showing artifacts (quality set to 1, comment “{ARTIFACT_COMMENT}”).")
+        try:
+            with shared.writing() as session:
+                first = save_grid_rating(session, rater.id, checkpoint_id, Scores(**chosen))
+        except EmojichError as exc:
+            st.error(f"Not saved: {exc}")
+        else:
+            shared.flash(f"{'Saved' if first else 'Updated'} your scores for grid {letter}.")
+            st.rerun()
+
+with st.form(f"grid.flags.{letter}", border=False):
+    for start in range(0, len(order), COLUMNS):
+        for (token, tile), column in zip(order[start : start + COLUMNS], st.columns(COLUMNS), strict=False):
+            with column:
+                st.image(shared.blind_image(tile.image_sha256, 128, token), width="stretch", output_format="PNG")
+                mine = "not rated" if tile.scores is None else \
+                    f"{tile.scores.generality}/{tile.scores.emoji_style}/{tile.scores.quality}"
+                st.checkbox(f"artifact · {mine}", value=tile.flagged, key=f"grid.flag.{token}")
+    submitted = st.form_submit_button("Save artifact flags")
+if submitted:
+    flagged = {tile.sample_id for token, tile in order if S.get(f"grid.flag.{token}")}
+    with shared.writing() as session:
+        added, removed = set_artifact_flags(session, rater.id, checkpoint_id, flagged)
+    shared.flash(f"Artifact flags saved: {added} added, {removed} taken back. Ratings are unchanged.")
     st.rerun()

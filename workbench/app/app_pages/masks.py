@@ -26,6 +26,7 @@ S.setdefault("masks.skipped", [])
 S.setdefault("masks.work", {})  # sample id → the mask being edited (uint8 array)
 S.setdefault("masks.brush_round", 0)
 S.setdefault("masks.edits", {})  # sample id → edits made to its mask so far
+S.setdefault("masks.tokens", {})  # sample id → the opaque token its widgets and images go by in the browser
 
 
 def _enlarge(image: Image.Image, size: int) -> Image.Image:
@@ -76,6 +77,7 @@ if not queue:
     st.stop()
 item = queue[0]
 sid = item.sample_id
+token = S["masks.tokens"].setdefault(sid, shared.view_token())
 rgb_image = shared.pil(item.image_sha256).convert("RGB")
 rgb = mask_edit.as_rgb(rgb_image)
 if sid not in S["masks.work"]:
@@ -101,7 +103,8 @@ st.caption(f"Foreground {int((work >= 128).sum())} of {work.size} px · {edits} 
 views = (("image", rgb_image), ("mask", Image.fromarray(work, "L")), ("overlay", mask_edit.overlay(rgb, work)),
          ("cut-out", mask_edit.on_checkerboard(rgb, work)))
 for column, (caption, image) in zip(st.columns(4), views, strict=True):
-    column.image(_enlarge(image, VIEW), caption=caption, width="stretch")
+    column.image(shared.blind_pil(_enlarge(image, VIEW), f"{token}.{caption}"), caption=caption, width="stretch",
+                 output_format="PNG")
 
 click_col, brush_col = st.columns(2, gap="large")
 size = (rgb.shape[1], rgb.shape[0])
@@ -109,7 +112,7 @@ with click_col:
     st.markdown("**Click** a region to add or remove it")
     mode = st.radio("click mode", ["toggle", "add", "remove"], horizontal=True, key="masks.mode", label_visibility="collapsed")
     tolerance = st.slider("colour tolerance", 0, 128, 24, key="masks.tolerance")
-    click = clicked_pixel(_enlarge(mask_edit.overlay(rgb, work), EDIT), size, key=f"masks.click.{sid}")
+    click = clicked_pixel(_enlarge(mask_edit.overlay(rgb, work), EDIT), size, key=f"masks.click.{token}")
     if click is not None:
         S["masks.work"][sid] = mask_edit.click_edit(work, rgb, click.x, click.y, mode, tolerance)
         S["masks.edits"][sid] = edits + 1
@@ -119,7 +122,7 @@ with brush_col:
     brush_mode = st.radio("brush mode", ["add", "remove"], horizontal=True, key="masks.brush_mode", label_visibility="collapsed")
     width = st.slider("brush width", 2, 60, 16, key="masks.brush_width")
     colour = "rgba(0, 200, 80, 0.6)" if brush_mode == "add" else "rgba(255, 0, 120, 0.6)"
-    painted = brush_strokes(_enlarge(mask_edit.overlay(rgb, work), EDIT), size, width, colour, key=f"masks.brush.{sid}.{S['masks.brush_round']}")
+    painted = brush_strokes(_enlarge(mask_edit.overlay(rgb, work), EDIT), size, width, colour, key=f"masks.brush.{token}-r{S['masks.brush_round']}")
     if st.button("Apply brush strokes", key="masks.apply", disabled=not painted.any()):
         S["masks.work"][sid] = mask_edit.brush_edit(work, painted, brush_mode)
         S["masks.edits"][sid] = edits + 1

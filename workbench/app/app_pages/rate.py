@@ -1,12 +1,15 @@
-"""Rate: the next unrated sample for this rater, blind, scored 1–5 on three criteria by keyboard.
+"""Rate: one image at a time from the rater's queue (workbench/app/rating_queue.py), blind, scored
+1–5 on three criteria.
 
-Keys: three digits 1–5 (generality, emoji style, quality) save the image's rating and show the
-next one: 3 keystrokes per image, collected in the browser (components/score_keys.py). Esc clears
-digits typed so far. S skips, B re-opens the previous image to change its scores (the same rating
-row is edited), U undoes the previous rating (deletes it, shows it again). With the mouse, the
-1–5 buttons score the ▶ criterion and move to the next.
+Keys or mouse (both collected in the browser, components/score_keys.py): three digits 1–5
+(generality, emoji style, quality) save the rating and show the next image. Esc clears typed
+digits, S skips (remembered across reloads), B re-opens the previous image to change its scores
+(the same rating row is edited), U undoes the previous rating. The browser never gets a sample id:
+each view of an image has its own opaque token, and input made for any other view is refused.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -14,212 +17,263 @@ from db.errors import EmojichError, SampleNotFound
 from db.models import SCORE_COLUMNS
 from db.ratings import (
     Scores,
+    add_skip,
+    clear_skips,
     delete_rating,
     get_scores,
     last_rated_sample_id,
-    next_item,
     rate_item,
-    rating_progress,
     save_rating,
+    save_repeat,
 )
+from db.reference_examples import list_examples
+from workbench.app import rating_queue
 from workbench.app.app_pages import shared
-from workbench.app.components.score_keys import score_keys, typed_scores
-from workbench.app.plain_text import prompt_heading
+from workbench.app.components.score_keys import rate_input, read_command
 
 CRITERIA = {
     "generality": ("Generality", "Shows the prompt's idea in a general, simplified form, not one specific scene."),
     "emoji_style": ("Emoji style", "Looks like an emoji: flat bold shapes, clear outline, plain background."),
     "quality": ("Quality", "Smooth and clean: no noise, glitches, broken or smeared parts."),
 }
+ANCHORS = {  # what a 1 and a 5 mean, per criterion (the reference strip)
+    "generality": ("one particular scene, photo-like detail, or the idea is not there",
+                   "the idea as a simple, general symbol anyone would read the same way"),
+    "emoji_style": ("a photo, painting or sketch: nothing like an emoji",
+                    "flat bold shapes, clean outline, plain background: it could sit on an emoji keyboard"),
+    "quality": ("noise, glitches, broken or smeared parts", "smooth and clean, no artifacts anywhere"),
+}
 LEVELS = {1: "poor", 2: "weak", 3: "fair", 4: "good", 5: "great"}
-
-progress_query = shared.query(rating_progress)
-next_query = shared.query(next_item)
-item_query = shared.query(rate_item)
-scores_query = shared.query(get_scores)
+KEY = "rate.input"
 
 S = st.session_state
-S.setdefault("rate.scores", {})
-S.setdefault("rate.skipped", [])
-S.setdefault("rate.history", [])
-S.setdefault("rate.pinned", None)
+S.setdefault("rate.view", None)
+S.setdefault("rate.history", [])  # sample ids rated in this session, for Back and Undo
+S.setdefault("rate.seen", {})  # browser mount → last command sequence number handled
 
 
-def _reset_scores() -> None:
-    S["rate.scores"] = {}
+@dataclass(frozen=True)
+class View:
+    """The image on screen, server side: the browser knows only `token`."""
+
+    token: str
+    sample_id: int
+    kind: str  # new | back | repeat (a silent repeat looks exactly like new)
+    image_sha256: str
+    prompt: str
+    run_id: int
 
 
-def current_item():
-    """The image being rated: the one gone back to, else the next unrated one. Callbacks ask
-    this too, so a key pressed while the page is still redrawing scores the right image."""
-    rater_id = shared.rater().id
-    if S["rate.pinned"] is not None:
-        item = item_query(S["rate.pinned"])
-        if item is not None:
-            return item
-        shared.flash("The image you went back to was deleted meanwhile.", "warning")
-        S["rate.pinned"] = None
-    return next_query(rater_id, tuple(S["rate.skipped"]))
+def _focus(session, run_id: int) -> frozenset[int]:
+    return rating_queue.undecided(session, run_id)
 
 
-def _scores_for(sample_id: int) -> dict[str, int]:
-    if S.get("rate.scores_for") != sample_id:
-        S["rate.scores_for"] = sample_id
-        _reset_scores()
-    return S["rate.scores"]
+@st.cache_data(ttl=shared.QUERY_TTL_S, show_spinner=False)
+def _cached_focus(url: str, run_id: int) -> frozenset[int]:
+    # The adaptive queue's focus may lag a few seconds: it is not dropped after every rating.
+    from db.engine import read_session
+
+    with read_session(shared.engine()) as session:
+        return _focus(session, run_id)
 
 
-def on_key(value: int) -> None:
-    """A score for the ▶ criterion (the first without one); the third saves the rating."""
-    item = current_item()
+def _progress(session, rater_id: int, run_id: int) -> tuple[int, int]:
+    return rating_queue.progress(session, rater_id, run_id)
+
+
+progress_query = shared.query(_progress)
+examples_query = shared.query(list_examples)
+scores_query = shared.query(get_scores)
+
+
+def _view_of(sample_id: int, kind: str) -> View | None:
+    with shared.reading() as session:
+        item = rate_item(session, sample_id)
     if item is None:
+        return None
+    return View(shared.view_token(), item.sample_id, kind, item.image_sha256, item.prompt, shared.rating_run_id())
+
+
+def advance(previous: int | None) -> None:
+    """Put the next image of the queue on screen (None when nothing is left)."""
+    rater, run_id = shared.rater(), shared.rating_run_id()
+    if run_id is None:
+        S["rate.view"] = None
         return
-    scores = _scores_for(item.sample_id)
-    pending = [c for c in SCORE_COLUMNS if c not in scores]
-    scores[pending[0]] = value
-    if len(pending) == 1:
-        save(item.sample_id)
+    with shared.reading() as session:
+        from db.rating_design import get_design
+
+        focus = _cached_focus(shared.db_url(), run_id) if get_design(session, run_id).queue == "adaptive" else None
+        nxt = rating_queue.next_item(session, rater.id, run_id, previous, focus)
+    if nxt is None:
+        S["rate.view"] = None
+    else:
+        item = nxt.item
+        kind = "repeat" if nxt.kind == "repeat" else "new"
+        S["rate.view"] = View(shared.view_token(), item.sample_id, kind, item.image_sha256, item.prompt, run_id)
 
 
-def save(sample_id: int) -> None:
-    rater = shared.rater()
-    scores = Scores(**S["rate.scores"])
-    _reset_scores()
-    try:
-        with shared.writing() as session:
-            saved = save_rating(session, rater.id, sample_id, scores)
-    except SampleNotFound as exc:
-        S["rate.pinned"] = None
-        shared.flash(f"{exc}. Here is the next one.", "warning")
-        shared.clear_queries()
-        return
-    except EmojichError as exc:
-        shared.report(exc)
-        return
-    S["rate.pinned"] = None
-    if sample_id in S["rate.history"]:
-        S["rate.history"].remove(sample_id)
-    S["rate.history"].append(sample_id)
-    verb = "Saved" if saved.created else "Updated your earlier rating"
-    shared.flash(f"{verb}: generality {scores.generality}, emoji style {scores.emoji_style}, quality {scores.quality}.")
-
-
-def on_typed() -> None:
-    """Three digits typed for one image (the score_keys component): save them for that image."""
-    typed = typed_scores("rate.keys")
-    if typed is None:
-        return
-    sample_id, (g, e, q) = typed
-    item = current_item()
-    if item is None or item.sample_id != sample_id:
-        shared.flash("Those keys were typed for an image that is no longer shown, so they were ignored.", "warning")
-        return
-    S["rate.scores"] = {"generality": g, "emoji_style": e, "quality": q}
-    S["rate.scores_for"] = sample_id
-    save(sample_id)
-
-
-def on_clear() -> None:
-    _reset_scores()
-
-
-def on_skip() -> None:
-    item = current_item()
-    if item is not None and item.sample_id not in S["rate.skipped"]:
-        S["rate.skipped"].append(item.sample_id)
-    S["rate.pinned"] = None
-    _reset_scores()
-
-
-def _previous_sample_id(rater_id: int) -> int | None:
+def _previous_sample_id() -> int | None:
     if S["rate.history"]:
         return S["rate.history"][-1]
+    run_id = shared.rating_run_id()
     with shared.reading() as session:
-        return last_rated_sample_id(session, rater_id)
+        return last_rated_sample_id(session, shared.rater().id, run_id)
 
 
-def on_back() -> None:
-    previous = _previous_sample_id(shared.rater().id)
-    if previous is None:
-        shared.flash("Nothing rated yet, so there is nothing to go back to.", "info")
-        return
-    S["rate.pinned"] = previous
-    _reset_scores()
-    shared.flash("Showing your previous image: score it again to change your rating (the same row is updated).", "info")
+def _refresh(view: View) -> None:
+    """The same image under a new token: whatever the browser still holds for the old one is void."""
+    S["rate.view"] = View(shared.view_token(), view.sample_id, view.kind, view.image_sha256, view.prompt, view.run_id)
 
 
-def on_undo() -> None:
+def _score(view: View, scores: Scores) -> None:
     rater = shared.rater()
-    previous = _previous_sample_id(rater.id)
+    text = f"generality {scores.generality}, emoji style {scores.emoji_style}, quality {scores.quality}"
+    with shared.writing() as session:
+        if view.kind == "repeat":
+            save_repeat(session, rater.id, view.sample_id, scores)  # the first rating stays as it was
+            verb = "Saved"
+        elif view.kind == "new" and get_scores(session, rater.id, view.sample_id) is not None:
+            shared.flash("This image was rated meanwhile (in another tab or window); that rating is kept and "
+                         "nothing was saved. Here is the next one.", "warning")
+            return
+        else:
+            saved = save_rating(session, rater.id, view.sample_id, scores)
+            verb = "Saved" if saved.created else "Updated your earlier rating"
+    if view.sample_id in S["rate.history"]:
+        S["rate.history"].remove(view.sample_id)
+    if view.kind != "repeat":
+        S["rate.history"].append(view.sample_id)
+    shared.flash(f"{verb}: {text}.", toast=True)
+
+
+def on_command() -> None:
+    """One command from the browser (components/score_keys.py), for the view it names."""
+    command = read_command(KEY)
+    if command is None:
+        return
+    if S["rate.seen"].get(command.mount, 0) >= command.seq:
+        return  # a resend of a command already handled
+    S["rate.seen"][command.mount] = command.seq
+    view: View | None = S["rate.view"]
+    if view is None or command.token != view.token:
+        shared.flash("That input was made for an image that is no longer on screen, so it was ignored.", "warning")
+        if view is not None:
+            _refresh(view)
+        return
+    try:
+        if command.action == "score":
+            _score(view, Scores(*command.scores))
+            advance(view.sample_id)
+        elif command.action == "skip":
+            if view.kind != "back":
+                with shared.writing() as session:
+                    add_skip(session, shared.rater().id, view.sample_id)
+            advance(view.sample_id)
+        elif command.action == "back":
+            on_back(view)
+        elif command.action == "undo":
+            on_undo(view)
+    except SampleNotFound as exc:
+        shared.flash(f"{exc}. Here is the next one.", "warning")
+        shared.clear_queries()
+        advance(None)
+    except EmojichError as exc:
+        shared.report(exc)
+        _refresh(view)
+
+
+def on_back(view: View) -> None:
+    previous = _previous_sample_id()
+    if previous is None or previous == view.sample_id and view.kind == "back":
+        shared.flash("Nothing rated before this, so there is nothing to go back to.", "info")
+        _refresh(view)
+        return
+    back = _view_of(previous, "back")
+    if back is None:
+        shared.flash("The image you went back to was deleted meanwhile.", "warning")
+        _refresh(view)
+        return
+    S["rate.view"] = back
+    shared.flash("Showing your previous image: score it again to change your rating (the same row is updated).", "info",
+                 toast=True)
+
+
+def on_undo(view: View) -> None:
+    previous = _previous_sample_id()
     if previous is None:
         shared.flash("Nothing to undo.", "info")
+        _refresh(view)
         return
     try:
         with shared.writing() as session:
-            deleted = delete_rating(session, rater.id, previous)
+            deleted = delete_rating(session, shared.rater().id, previous)
     except EmojichError as exc:
         shared.report(exc)
         return
     if previous in S["rate.history"]:
         S["rate.history"].remove(previous)
-    S["rate.pinned"] = previous
-    _reset_scores()
+    S["rate.view"] = _view_of(previous, "new")
+    if S["rate.view"] is None:
+        advance(None)
     shared.flash("Undone: your rating of this image was removed; rate it again." if deleted
-                 else "That rating was already gone.", "info")
+                 else "That rating was already gone.", "info", toast=True)
 
 
-def criterion_line(criterion: str, active: bool) -> None:
-    title, description = CRITERIA[criterion]
-    chosen = S["rate.scores"].get(criterion)
-    marker = "▶ " if active else ""
-    value = f" — **{chosen}** ({LEVELS[chosen]})" if chosen else ""
-    st.markdown(f"**{marker}{title}**{value}  \n:gray[{description}]")
+def on_unskip() -> None:
+    with shared.writing() as session:
+        clear_skips(session, shared.rater().id, shared.rating_run_id())
+    advance(None)
 
 
-def keypad() -> None:
-    # Mouse path: one row of buttons for whichever criterion is next. The keyboard path is the
-    # score_keys component (digits collected in the browser, sent three at a time).
-    for value, column in zip(range(1, 6), st.columns(5), strict=True):
-        column.button(f"{value} · {LEVELS[value]}", key=f"rate.key.{value}",
-                      on_click=on_key, args=(value,), width="stretch")
+def reference_strip(token: str) -> None:
+    """What a 1 and a 5 look like, per criterion: one click away."""
+    examples = examples_query()
+    with st.popover("What 1 and 5 mean", width="content"):
+        for criterion in SCORE_COLUMNS:
+            title, _ = CRITERIA[criterion]
+            st.markdown(f"**{title}**")
+            for level, column in zip((1, 5), st.columns(2), strict=True):
+                anchor = ANCHORS[criterion][0 if level == 1 else 1]
+                column.caption(f"**{level}** · {LEVELS[level]}: {anchor}")
+                shown = [e for e in examples if e.criterion == criterion and e.level == level][:4]
+                if shown:
+                    column.image([shared.blind_image(e.image_sha256, 96, f"{token}.{e.id}") for e in shown],
+                                 width=96, output_format="PNG")
 
 
 rater = shared.rater()
-st.title("Rate")
-done, total = progress_query(rater.id)
-st.progress(done / total if total else 0.0, text=f"{done} / {total} rated")
+run_id = shared.require_rating_run()
+if S["rate.view"] is None or S["rate.view"].run_id != run_id:
+    advance(None)
+view: View | None = S["rate.view"]
+title, strip = st.columns([4, 1], vertical_alignment="bottom")
+title.title("Rate")
+done, left = progress_query(rater.id, run_id)
+st.progress(done / (done + left) if done + left else 1.0, text=f"{done} rated · {left} to go")
 
-item = current_item()
-if item is None:
-    if S["rate.skipped"]:
-        st.success(f"Everything else is rated. You skipped {len(S['rate.skipped'])} image(s).")
-        if st.button("Show the skipped images again", key="rate.unskip"):
-            S["rate.skipped"] = []
-            st.rerun()
+if view is None:
+    with shared.reading() as session:
+        from db.ratings import queue_snapshot
+
+        skipped = len(queue_snapshot(session, run_id, rater.id).skipped)
+    if skipped:
+        st.success(f"Everything else is rated. You skipped {skipped} image(s).")
+        st.button("Show the skipped images again", key="rate.unskip", on_click=on_unskip)
     else:
-        st.success("All images are rated. Thank you!" if total else "There are no samples to rate yet.")
+        st.success("All images are rated. Thank you!" if done else "There are no samples to rate yet.")
     st.stop()
 
-_scores_for(item.sample_id)
-S["rate.shown"] = item.sample_id
-image_col, form_col = st.columns([2, 4], gap="large")
-with image_col:
-    st.image(shared.image_at(item.image_sha256, 384), width=384)
-with form_col:
-    prompt_heading(item.prompt)
-    earlier = scores_query(rater.id, item.sample_id)
+with strip:
+    reference_strip(view.token)
+note = st.empty()  # always there, so the component below never changes place (it would be mounted afresh)
+if view.kind == "back":
+    earlier = scores_query(rater.id, view.sample_id)
     if earlier:
-        st.caption(f"Your current rating: generality {earlier.generality}, emoji style {earlier.emoji_style}, "
-                   f"quality {earlier.quality}. Scoring again replaces it.")
-    pending = [c for c in SCORE_COLUMNS if c not in S["rate.scores"]]
-    for criterion in SCORE_COLUMNS:
-        criterion_line(criterion, active=bool(pending) and criterion == pending[0])
-    keypad()
-    score_keys(item.sample_id, key="rate.keys", on_scores=on_typed)
-    st.caption("Keys: type three digits **1–5** — generality, emoji style, quality — and the third saves · "
-               "**Esc** clears typed digits · **S** skip · **B** back to the previous image · **U** undo it")
-    clear, skip, back, undo = st.columns(4)
-    clear.button("Clear", key="rate.clear", on_click=on_clear, width="stretch")
-    skip.button("Skip", key="rate.skip", shortcut="S", on_click=on_skip, width="stretch")
-    back.button("Back", key="rate.back", shortcut="B", on_click=on_back, width="stretch")
-    undo.button("Undo", key="rate.undo", shortcut="U", on_click=on_undo, width="stretch")
+        note.caption(f"Your current rating: generality {earlier.generality}, emoji style {earlier.emoji_style}, "
+                     f"quality {earlier.quality}. Scoring again replaces it.")
+rate_input(
+    token=view.token, image_png=shared.native_png(view.image_sha256), prompt=view.prompt,
+    criteria=[{"name": c, "title": CRITERIA[c][0], "description": CRITERIA[c][1]} for c in SCORE_COLUMNS],
+    levels=LEVELS, key=KEY, on_command=on_command,
+)

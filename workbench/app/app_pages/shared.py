@@ -6,6 +6,9 @@ TTL and cleared after every write; images are immutable (keyed by sha256) and ca
 from __future__ import annotations
 
 import io
+import secrets
+import struct
+import zlib
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,6 +147,56 @@ def set_login(live) -> None:
     """This page session holds `live` (db/login_sessions.py LiveLogin): name and role as stored now."""
     st.session_state["auth.login_id"] = live.login_id
     st.session_state["auth.rater"] = CurrentRater(live.rater_id, live.name, live.is_admin)
+def view_token() -> str:
+    """A fresh opaque token for one view of an image (what a page sends instead of an id)."""
+    return secrets.token_urlsafe(12)
+
+
+def _with_view_chunk(png_bytes: bytes, view: str) -> bytes:
+    # A tEXt chunk after IHDR (8-byte signature + 25-byte IHDR chunk): same pixels, other bytes,
+    # so Streamlit's media file name (a hash of the bytes) differs from view to view.
+    data = b"v\x00" + view.encode()
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    return png_bytes[:33] + chunk + png_bytes[33:]
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _blind(url: str, sha256: str, size: int, view: str) -> bytes:
+    return _with_view_chunk(_enlarged(url, sha256, size), view)
+
+
+def blind_image(sha256: str, size: int, view: str) -> bytes:
+    """The image as PNG at size×size under a name of its own for this view (`view`: a view token):
+    the file a rater's browser loads says nothing about the sample, and never the same twice."""
+    return _blind(db_url(), sha256, size, view)
+
+
+def blind_pil(image: Image.Image, view: str) -> bytes:
+    """A PIL image (e.g. a mask overlay) as PNG bytes under a per-view name, as `blind_image`."""
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return _with_view_chunk(out.getvalue(), view)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _clean(url: str, sha256: str) -> bytes:
+    image = Image.open(io.BytesIO(_png(url, sha256)))
+    out = io.BytesIO()
+    image.convert("RGBA" if image.mode in ("RGBA", "LA") else "RGB").save(out, "PNG")
+    return out.getvalue()
+
+
+def native_png(sha256: str) -> bytes:
+    """The image at its own size as a plain PNG (pixels only, no metadata): the Rate page sends it
+    inline and the browser enlarges it nearest-neighbour."""
+    return _clean(db_url(), sha256)
+
+
+@st.cache_resource(show_spinner=False)
+def _remembered_for(url: str):
+    from workbench.app.remembered_login import SessionStore
+
+    return SessionStore()
 
 
 def end_page_login(message: str | None = None) -> None:
@@ -166,6 +219,40 @@ def selected_run_id() -> int | None:
     return st.session_state.get("sidebar.run_id")
 
 
+def require_admin() -> CurrentRater:
+    """Admin pages stop here for raters (their navigation does not list them either)."""
+    current = rater()
+    if not current.is_admin:
+        st.info("This page is for admins. Raters see their own progress on the Rate page.")
+        st.stop()
+    return current
+
+
+def _rating_run(session) -> int | None:
+    from db.rating_design import rating_run_id
+
+    return rating_run_id(session)
+
+
+rating_run_query = query(_rating_run)
+
+
+def rating_run_id() -> int | None:
+    """The run a page shows: raters always get the run open for rating (they never choose, or see,
+    runs); admins the one picked in the sidebar."""
+    if rater().is_admin:
+        return selected_run_id()
+    return rating_run_query()
+
+
+def require_rating_run() -> int:
+    run_id = rating_run_id()
+    if run_id is None:
+        st.info("There is nothing to rate yet: no run has samples.")
+        st.stop()
+    return run_id
+
+
 def require_run() -> int:
     run_id = selected_run_id()
     if run_id is None:
@@ -174,15 +261,21 @@ def require_run() -> int:
     return run_id
 
 
-def flash(message: str, kind: str = "success") -> None:
-    """Show a message on the next run (after a callback or st.rerun)."""
-    st.session_state["shared.flash"] = (kind, message)
+def flash(message: str, kind: str = "success", *, toast: bool = False) -> None:
+    """Show a message on the next run (after a callback or st.rerun). `toast`: as a toast that
+    does not move the page (the Rate page's confirmations, so the image keeps its place and size)."""
+    st.session_state["shared.flash"] = (kind, message, toast)
 
 
 def show_flash() -> None:
-    kind, message = st.session_state.pop("shared.flash", (None, None))
-    if message:
-        getattr(st, kind)(message)
+    # Always one element here, message or not, so the elements after it keep their places from run
+    # to run (a custom component that moved would be mounted afresh and lose what it holds).
+    slot = st.empty()
+    kind, message, toast = st.session_state.pop("shared.flash", (None, None, False))
+    if message and toast:
+        st.toast(message, icon="✅" if kind == "success" else "ℹ️")
+    elif message:
+        getattr(slot, kind)(message)
 
 
 def report(exc: EmojichError) -> None:

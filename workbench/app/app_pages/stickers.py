@@ -1,5 +1,5 @@
 """Stickers: pick samples (by checkpoint, prompt, score), preview them as RGBA cut-outs, and
-export a Telegram-ready set (512 px PNG/WEBP) through the segmentation exporter."""
+export a Telegram-ready set (512 px PNG/WEBP) through the segmentation exporter. Admins only."""
 from __future__ import annotations
 
 import tempfile
@@ -26,7 +26,7 @@ def _prompts(session, run_id: int) -> list[tuple[int, str]]:
 
 prompts_query = shared.query(_prompts)
 
-shared.rater()
+shared.require_admin()  # labels images by step: not for blind raters
 run_id = shared.require_run()
 st.title("Stickers")
 steps = dict(steps_query(run_id))

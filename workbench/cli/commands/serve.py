@@ -25,12 +25,14 @@ def workbench(
 
     context = AppContext(home=ctx.obj.home, db_url=db or ctx.obj.db_url)
     context.engine.dispose()  # fails with one clear line if the database is not migrated
+    _check_streamlit_credentials()
     env = {**os.environ, "EMOJICH_DB": context.db_url, "EMOJICH_HOME": str(context.home)}
     command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.port", str(port), "--server.address", address,
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
+        "--server.showEmailPrompt", "false",  # never stop at Streamlit's first-run "Email:" prompt
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "minimal",
     ]
@@ -41,6 +43,24 @@ def workbench(
     sys.stdout.flush()
     # Become the Streamlit server (no child left behind when this process is stopped).
     os.execve(sys.executable, command, env)
+
+
+def _check_streamlit_credentials() -> None:
+    """A broken ~/.streamlit/credentials.toml makes Streamlit ask for an email whatever the flags say."""
+    import tomllib
+
+    from db.errors import EmojichError
+
+    path = Path.home() / ".streamlit" / "credentials.toml"
+    if not path.exists():
+        return
+    try:
+        email = tomllib.loads(path.read_text(encoding="utf-8")).get("general", {}).get("email")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        email = None
+    if not isinstance(email, str):
+        raise EmojichError(f"{path} is not a valid Streamlit credentials file (Streamlit would stop to ask for an "
+                           "email); remove it and start again")
 
 
 def register(app: typer.Typer) -> None:

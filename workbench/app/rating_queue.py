@@ -1,0 +1,85 @@
+"""The rating queue end to end: a run's design and one rater's history (db/) through the queue
+policy (analytics/queue_policy.py) to the next image. The Rate page calls `next_item`; tests run
+it on SQLite and PostgreSQL.
+
+All ordering happens here in Python, over the run's few thousand sample ids: no order expression
+in SQL (the old `(id * a + b) % (2^31 - 1)` overflowed PostgreSQL's integers)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from db.rating_design import Design, get_design
+from db.ratings import RateItem, last_rated_sample_id, queue_snapshot, rate_item
+from db.scores import checkpoint_scores
+from workbench.app.analytics.queue_policy import (
+    Item,
+    RaterState,
+    constrained_order,
+    left_for,
+    next_sample,
+    overlap_set,
+    seed_for,
+)
+from workbench.app.analytics.stopping_rule import checkpoint_points, undecided_checkpoints
+
+
+@dataclass(frozen=True)
+class Next:
+    item: RateItem
+    kind: str  # overlap | design | focus | extra | repeat (the page shows them all alike)
+
+
+def run_overlap(items: list[Item], design: Design) -> frozenset[int]:
+    return overlap_set(items, design.overlap_share, seed_for("overlap", design.run_id, design.seed))
+
+
+def undecided(session: Session, run_id: int) -> frozenset[int]:
+    """The checkpoints the adaptive queue rates first (see stopping_rule.undecided_checkpoints)."""
+    return undecided_checkpoints(checkpoint_points(checkpoint_scores(session, run_id)))
+
+
+def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id: int | None = None,
+                focus: frozenset[int] | None = None) -> RaterState:
+    """Everything the policy needs. `previous_sample_id`: the image shown just before (default: the
+    one this rater rated last). `focus`: the undecided checkpoints when the caller has them cached;
+    computed here for an adaptive design otherwise."""
+    design = get_design(session, run_id)
+    snapshot = queue_snapshot(session, run_id, rater_id)
+    items = [Item(*row) for row in snapshot.items]
+    by_id = {it.sample_id: it for it in items}
+    if previous_sample_id is None:
+        previous_sample_id = last_rated_sample_id(session, rater_id, run_id)
+    if design.queue == "adaptive":
+        focus = undecided(session, run_id) if focus is None else focus
+    else:
+        focus = None
+    return RaterState(
+        order=constrained_order(items, seed_for("order", run_id, rater_id, design.seed)),
+        overlap=run_overlap(items, design),
+        rated=snapshot.rated,
+        skipped=snapshot.skipped,
+        repeated=snapshot.repeated,
+        raters=snapshot.raters,
+        previous=by_id.get(previous_sample_id),
+        target=design.target_raters,
+        repeats=design.repeats,
+        focus=focus or None,
+    )
+
+
+def next_item(session: Session, rater_id: int, run_id: int, previous_sample_id: int | None = None,
+              focus: frozenset[int] | None = None) -> Next | None:
+    """The image this rater sees next in the run, or None when nothing is left for them."""
+    pick = next_sample(rater_state(session, run_id, rater_id, previous_sample_id, focus))
+    if pick is None:
+        return None
+    item = rate_item(session, pick.sample_id)
+    return None if item is None else Next(item, pick.kind)
+
+
+def progress(session: Session, rater_id: int, run_id: int) -> tuple[int, int]:
+    """(rated, still waiting for this rater) in the run: the rater's own progress."""
+    state = rater_state(session, run_id, rater_id, focus=frozenset())
+    return len(set(state.rated)), left_for(state)
