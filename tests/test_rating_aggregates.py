@@ -14,7 +14,7 @@ from db.engine import make_engine, read_session, write_session
 from db.migrate import downgrade, upgrade
 from db.models import CheckpointRaterCount, Rater, Rating, Sample, SampleRatingStats
 from db.rating_stats import COUNT_COLUMNS, rebuild
-from db.ratings import Scores, delete_rating, flag_artifacts, save_rating
+from db.ratings import Scores, delete_rating, save_rating, set_artifact_flags
 from db.scores import checkpoint_scores, coincidences, ratings_per_rater, score_value_counts
 from db.stickers import list_sticker_candidates
 from tests.seed import seed_workbench
@@ -80,8 +80,9 @@ def _random_writes(engine, rater_ids, sample_ids, seed: int, n: int) -> None:
                 save_rating(s, rater_id, sample_id, Scores(*(rng.randint(1, 5) for _ in range(3))))
             elif action < 0.85:
                 delete_rating(s, rater_id, sample_id)
-            else:
-                flag_artifacts(s, rater_id, rng.sample(sample_ids, 3))
+            else:  # artifact flags never touch a rating (nor its aggregates)
+                checkpoint_id = s.get(Sample, sample_id).checkpoint_id
+                set_artifact_flags(s, rater_id, checkpoint_id, {sample_id})
 
 
 def check_aggregates_follow_every_kind_of_write(engine):
