@@ -84,6 +84,7 @@ def test_fp16_run_records_the_scale_and_saves_it_in_the_checkpoint(engine, train
     from sqlalchemy import select
 
     from db.engine import read_session
+    from db.home import Home
     from db.models import Checkpoint
     from db.runs import list_metrics
     from training.dalle.checkpoint import read_checkpoint
@@ -95,4 +96,4 @@ def test_fp16_run_records_the_scale_and_saves_it_in_the_checkpoint(engine, train
         names = {m.name for m in list_metrics(s, info.run_id)}
         path = s.scalar(select(Checkpoint.path).where(Checkpoint.run_id == info.run_id))
     assert {"loss_scale", "skipped_steps", "loss"} <= names
-    assert read_checkpoint(path)["scaler"]["scale"] > 0
+    assert read_checkpoint(Home.resolve(train_home).from_stored(path))["scaler"]["scale"] > 0
