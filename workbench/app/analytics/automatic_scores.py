@@ -160,8 +160,9 @@ def summary_sentence(found: Sequence[Correlation]) -> str:
     does. "Tracks" means the 95 % interval excludes zero; the one named is the surest (the largest |ρ| that
     its interval still guarantees), so a wide per-checkpoint interval over a few points does not win on ρ alone."""
     if not found:
-        return (f"Not enough data to say whether an automatic score tracks the ratings: it needs at least "
-                f"{MIN_POINTS} rated samples with automatic scores (and {MIN_POINTS} rated checkpoints per checkpoint).")
+        return (f"Not enough data to say whether an automatic score tracks the ratings: that needs at least "
+                f"{MIN_POINTS} rated samples with automatic scores ({MIN_POINTS} rated checkpoints for the view per "
+                f"checkpoint).")
     tracking = [c for c in found if c.excludes_zero]
     if not tracking:
         levels = {c.level: c.n for c in found}
