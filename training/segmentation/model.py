@@ -29,8 +29,7 @@ with warnings.catch_warnings():
 from db.errors import EmojichError
 from training.segmentation.confidence import Gate
 
-DEFAULT_ENCODER = "resnet18"  # trains well from scratch on CPU (README: Segmentation); the report's was
-REPORT_ENCODER = "efficientnet-b7"  # efficientnet-b7 (the released code's efficientnet-b5), still selectable
+DEFAULT_ENCODER = "resnet18"  # trains from scratch on a CPU; the report's efficientnet-b7 stays selectable
 SMALL_ENCODER = "resnet18"  # tests and the CPU demo: fastest to train on 2 cores among those measured
 SMALL_DECODER_CHANNELS = (128, 64, 32, 16, 8)
 FULL_DECODER_CHANNELS = (256, 128, 64, 32, 16)  # smp's default
