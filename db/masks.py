@@ -23,6 +23,7 @@ from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db.errors import EmojichError, NotFound, RaterNotFound
+from db.ids import could_be_id
 from db.images import PreparedImage, put_image, put_png, put_prepared
 from db.models import MASK_SOURCES, MASK_STATUSES, Image, Mask, Prompt, Rater, Sample
 from db.samples import get_sample
@@ -163,7 +164,7 @@ class EffectiveMask:
 
 def effective_masks(session: Session, sample_ids) -> dict[int, EffectiveMask]:
     """The winning mask of each of these samples that has one (see the module's rule)."""
-    ids = list(dict.fromkeys(int(i) for i in sample_ids))
+    ids = [i for i in dict.fromkeys(int(i) for i in sample_ids) if could_be_id(i)]  # a huge id matches nothing
     if not ids:
         return {}
     ranked = effective_mask_rows()
