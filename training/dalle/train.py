@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 import db.runs as runs_db
 import db.samples as samples_db
-from db.engine import write_session
+from db.engine import read_session, write_session
 from db.errors import EmojichError
 from db.home import Home
 from training.captioner.score import score_after_checkpoint
@@ -249,3 +249,9 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
         bar.close()
         epochs_bar.close()
     return RunInfo(run_id, run_name, step, total)
+
+
+def load_run_config(engine, key: str) -> Config:
+    """The resolved config stored on a run's row (by name or id)."""
+    with read_session(engine) as s:
+        return config_from_dict(runs_db.find_run(s, key).config)
