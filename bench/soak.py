@@ -69,7 +69,9 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
     from db.engine import make_engine, read_session, write_session
     from db.login import log_in
     from db.login_sessions import require_live
-    from db.ratings import Scores, delete_rating, next_item, rating_progress, save_rating
+    from db.ratings import Scores, delete_rating, rating_progress, save_rating
+    from db.runs import list_runs
+    from workbench.app.rating_queue import next_item
 
     rng = random.Random(seed)
     engine = make_engine(url, pool_size=2) if url.startswith("postgresql") else make_engine(url)
@@ -81,7 +83,8 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
         while time.time() < stop_at:
             try:
                 with read_session(engine) as s:
-                    item = next_item(s, rater_id)
+                    run_id = list_runs(s)[-1].id  # the soak's one run
+                    item = next_item(s, rater_id, run_id)
                     rating_progress(s, rater_id)
                 pages += 1
             except Exception as exc:  # noqa: BLE001 - the soak counts every failure by kind

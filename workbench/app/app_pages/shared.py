@@ -192,13 +192,6 @@ def native_png(sha256: str) -> bytes:
     return _clean(db_url(), sha256)
 
 
-@st.cache_resource(show_spinner=False)
-def _remembered_for(url: str):
-    from workbench.app.remembered_login import SessionStore
-
-    return SessionStore()
-
-
 def end_page_login(message: str | None = None) -> None:
     """Forget this page's login (not the database row) and everything the pages kept; the next
     run shows the login form, with `message` when given."""
