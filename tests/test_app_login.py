@@ -10,6 +10,7 @@ from db.engine import read_session, write_session
 from db.login_sessions import end_rater_sessions
 from db.models import Comparison, Decision, LoginSession, Mask, Rating
 from db.raters import reset_token
+from tests.apptest_browser import rate_command
 from tests.test_app import messages, rate, start
 
 
@@ -42,13 +43,11 @@ def test_a_token_reset_refuses_the_next_rating_and_undo(app_env, engine, fresh_s
     rate(at, 4, 4, 4)
     assert _count(engine, Rating) == 1
     other = start(token)  # the same rater in a second tab
-    for value in (2, 3):  # two keys: nothing written yet
-        at.button(key=f"rate.key.{value}").click().run()
     _reset(engine, "rater1")
-    at.button(key="rate.key.1").click().run()  # the third key saves: refused
+    rate(at, 2, 3, 1)  # the next save: refused
     assert "your login has ended" in messages(at) and "nothing was saved" in messages(at)
     assert _on_the_login_screen(at) and _count(engine, Rating) == 1
-    other.button(key="rate.undo").click().run()  # the other tab: refused too
+    rate_command(other, "undo")  # the other tab: refused too
     assert "your login has ended" in messages(other) and _count(engine, Rating) == 1
     with read_session(engine) as s:
         assert s.scalar(select(func.count()).select_from(LoginSession)) == 0
