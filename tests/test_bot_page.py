@@ -15,7 +15,7 @@ from db.raters import add_rater
 from db.sticker_sets import add_pick, add_set
 from workbench.app.app_pages.shared import CurrentRater
 
-APP = str(Path(__file__).resolve().parent.parent / "workbench" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "workbench" / "app" / "app.py")
 MANY = Limits(100, 100, 100)
 
 
@@ -80,6 +80,7 @@ def test_bot_page_for_admins(app_env, engine, tmp_path):
     with pytest.raises(ValueError, match="Could not find a navigation page"):  # not in a rater's navigation
         rater.switch_page("app_pages/bot.py")
     direct = AppTest.from_file(APP.replace("app.py", "app_pages/bot.py"), default_timeout=60)
+    direct.session_state["auth.login_id"] = 99  # a page run on its own, as a logged-in rater
     direct.session_state["auth.rater"] = CurrentRater(99, "plain", False)
     direct.run()
     assert [i.value for i in direct.info] == ["The Bot page is for admins."] and not direct.dataframe
