@@ -3,14 +3,14 @@ cookie routes) against the configured database. Several of them on one PostgreSQ
 load balancer share logins and throttling (README, "Scaling out")."""
 from __future__ import annotations
 
-import importlib.resources
 import os
 import sys
 from pathlib import Path
 
 import typer
 
-APP = Path(importlib.resources.files("workbench.app") / "server.py")
+# The app entry by path: importing workbench.app here would load it into every CLI process (bot, workers).
+APP = Path(__file__).resolve().parents[2] / "app" / "server.py"
 
 
 def workbench(
