@@ -78,8 +78,6 @@ def store_images(engine: Engine, images: Sequence[PreparedImage], chunk_bytes: i
     second 6 MB of PNGs take on a busy machine. Images are content-addressed and unused until a
     row points at them: an interruption here leaves at most some unused images, never a row
     without its image."""
-    from db.engine import write_session
-
     chunk_bytes = chunk_bytes or IMAGE_CHUNK_BYTES
     chunk: list[PreparedImage] = []
     size = 0
