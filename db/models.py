@@ -9,7 +9,8 @@ ON DELETE, deliberately:
 - a checkpoint that a decision points at cannot be deleted on its own (NO ACTION) until the decision is;
 - deleting a rater is refused while their ratings, comparisons or decisions exist
   (human work is never dropped silently); their manual masks keep the mask, rater set NULL;
-- images are never deleted while a row uses them (RESTRICT).
+- images are never deleted while a row uses them (RESTRICT);
+- a rater's logins go with the rater; rating aggregates go with their sample or checkpoint (CASCADE).
 """
 from __future__ import annotations
 

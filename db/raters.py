@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db import login_limits
 from db.errors import EmojichError, InvalidToken, PermissionDenied, RaterNotFound
 from db.ids import parse_id
 from db.limits import check_text
+from db.login_sessions import end_rater_sessions
 from db.models import Rater
 
 TOKEN_PREFIX = "emj"
@@ -69,14 +71,11 @@ def add_rater(session: Session, name: str, *, is_admin: bool = False) -> tuple[R
 def reset_token(session: Session, name: str) -> str:
     """A new token for the rater: the old one stops working, every login made with it ends on
     every app server (db/login_sessions.py) and the rater's failed-login count is cleared."""
-    from db.login_limits import clear, rater_key
-    from db.login_sessions import end_rater_sessions
-
     rater = get_rater_by_name(session, name)
     token = _new_token(rater.id)
     rater.token_hash = hash_token(token)
     end_rater_sessions(session, rater.id)
-    clear(session, rater_key(rater.id))
+    login_limits.clear(session, login_limits.rater_key(rater.id))
     session.flush()
     return token
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import SCORE_COLUMNS, SCORE_VALUES, CheckpointRaterCount, Rating, Sample, SampleRatingStats
@@ -28,6 +28,32 @@ def _counts(scores: ScoreTuple | None) -> Counter:
     return Counter(f"{c}_{v}" for c, v in zip(SCORE_COLUMNS, scores, strict=True))
 
 
+def _statements(session: Session) -> dict:
+    """The four statements record_change runs, built once per database kind (building a 19-column
+    upsert costs more CPU than running it) and executed with parameters."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _STATEMENTS:
+        stats, counts = SampleRatingStats.__table__, CheckpointRaterCount.__table__
+        deltas = ("ratings", *COUNT_COLUMNS)
+        add = conflict_insert(session, SampleRatingStats).values({c: bindparam(c) for c in ("sample_id", "checkpoint_id", *deltas)})
+        add = add.on_conflict_do_update(index_elements=["sample_id"], set_={c: stats.c[c] + add.excluded[c] for c in deltas})
+        _STATEMENTS[dialect] = {
+            "stats_add": add,  # a new or edited rating: the row may not exist yet (first rating of the sample)
+            "stats_undo": update(stats).where(stats.c.sample_id == bindparam("key_sample_id"))
+            .values({c: stats.c[c] + bindparam(f"d_{c}") for c in deltas}),  # it exists: it counted this rating
+            "count_add": conflict_insert(session, CheckpointRaterCount)
+            .values(checkpoint_id=bindparam("checkpoint_id"), rater_id=bindparam("rater_id"), ratings=1)
+            .on_conflict_do_update(index_elements=["checkpoint_id", "rater_id"], set_={"ratings": counts.c.ratings + 1}),
+            "count_undo": update(counts)
+            .where(counts.c.checkpoint_id == bindparam("key_checkpoint_id"), counts.c.rater_id == bindparam("key_rater_id"))
+            .values(ratings=counts.c.ratings - 1),
+        }
+    return _STATEMENTS[dialect]
+
+
+_STATEMENTS: dict[str, dict] = {}
+
+
 def record_change(
     session: Session, *, sample_id: int, checkpoint_id: int, rater_id: int,
     old: ScoreTuple | None, new: ScoreTuple | None,
@@ -38,34 +64,18 @@ def record_change(
         return
     delta = _counts(new)
     delta.subtract(_counts(old))
-    changed = {column: n for column, n in delta.items() if n}
     d_ratings = (new is not None) - (old is not None)
-    stats = SampleRatingStats.__table__.c
-    if new is not None:  # a new or edited rating: the row may not exist yet (first rating of the sample)
-        values = {"sample_id": sample_id, "checkpoint_id": checkpoint_id, "ratings": d_ratings,
-                  **{column: changed.get(column, 0) for column in COUNT_COLUMNS}}
-        additive = {name: stats[name] + n for name, n in (("ratings", d_ratings), *changed.items()) if n}
-        stmt = conflict_insert(session, SampleRatingStats).values(**values)
-        session.execute(stmt.on_conflict_do_update(index_elements=["sample_id"], set_=additive) if additive
-                        else stmt.on_conflict_do_nothing(index_elements=["sample_id"]))
-    else:  # undo: the row exists (it counted this rating)
-        session.execute(
-            update(SampleRatingStats).where(SampleRatingStats.sample_id == sample_id)
-            .values({stats[name]: stats[name] + n for name, n in (("ratings", d_ratings), *changed.items())})
-        )
+    statements = _statements(session)
+    if new is not None:
+        session.execute(statements["stats_add"], {"sample_id": sample_id, "checkpoint_id": checkpoint_id,
+                                                  "ratings": d_ratings, **{c: delta[c] for c in COUNT_COLUMNS}})
+    else:
+        session.execute(statements["stats_undo"], {"key_sample_id": sample_id, "d_ratings": d_ratings,
+                                                   **{f"d_{c}": delta[c] for c in COUNT_COLUMNS}})
     if d_ratings > 0:
-        counts = CheckpointRaterCount.__table__.c
-        session.execute(
-            conflict_insert(session, CheckpointRaterCount)
-            .values(checkpoint_id=checkpoint_id, rater_id=rater_id, ratings=1)
-            .on_conflict_do_update(index_elements=["checkpoint_id", "rater_id"], set_={"ratings": counts.ratings + 1})
-        )
+        session.execute(statements["count_add"], {"checkpoint_id": checkpoint_id, "rater_id": rater_id})
     elif d_ratings < 0:
-        session.execute(
-            update(CheckpointRaterCount)
-            .where(CheckpointRaterCount.checkpoint_id == checkpoint_id, CheckpointRaterCount.rater_id == rater_id)
-            .values(ratings=CheckpointRaterCount.ratings - 1)
-        )
+        session.execute(statements["count_undo"], {"key_checkpoint_id": checkpoint_id, "key_rater_id": rater_id})
 
 
 def rebuild(session: Session, checkpoint_ids: Sequence[int] | None = None) -> None:

@@ -1,16 +1,17 @@
-"""Prompt sets, checkpoints and their samples (with images) written in one transaction."""
+"""Prompt sets, checkpoints and their samples (images stored first, rows in one transaction)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from PIL import Image as PILImage
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from db.engine import write_session
 from db.errors import CheckpointNotFound, EmojichError, SampleNotFound
 from db.ids import could_be_id
-from db.images import PreparedImage, prepare_image, put_prepared
+from db.images import PreparedImage, prepare_image, put_prepared, store_images
 from db.limits import check_text
 from db.models import Checkpoint, Prompt, PromptSet, Sample
 
@@ -98,6 +99,19 @@ def add_checkpoint_with_samples(
     )
     session.flush()
     return checkpoint
+
+
+def write_checkpoint_with_samples(
+    engine: Engine, run_id: int, step: int, epoch: float, path: str | None, samples: Sequence[NewSample]
+) -> int:
+    """What a training job calls after each checkpoint: the images first, in short transactions
+    (db/images.py `store_images`), then the checkpoint row and its samples in one transaction that
+    only inserts rows. The samples land whole or not at all and never point at a missing image;
+    no write transaction holds SQLite's lock for longer than one small chunk of images.
+    Returns the checkpoint id."""
+    store_images(engine, [new.prepared for new in samples])
+    with write_session(engine) as session:
+        return add_checkpoint_with_samples(session, run_id, step, epoch, path, samples).id
 
 
 def get_checkpoint(session: Session, checkpoint_id: int) -> Checkpoint:

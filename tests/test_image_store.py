@@ -96,3 +96,35 @@ def test_bad_png_bytes_are_refused(engine):
         with write_session(engine) as s:
             put_png(s, b"\x89PNG not really")
     assert _count(engine, Image) == 0
+
+
+def test_a_checkpoint_writer_stores_images_in_small_transactions_then_rows_in_one(engine, monkeypatch):
+    import db.images
+    from db.samples import write_checkpoint_with_samples
+
+    run, prompts = _prompts(engine, 64)
+    batch = [NewSample(prompt_id=p, seed=3, image=PILImage.effect_noise((64, 64), 40 + i).convert("RGB"))
+             for i, p in enumerate(prompts)]
+    per_transaction: list[int] = []
+    real = db.images.put_prepared
+
+    def recording(session, images):
+        images = [images] if isinstance(images, db.images.PreparedImage) else list(images)
+        per_transaction.append(sum(len(i.png) for i in images))
+        return real(session, images)
+
+    monkeypatch.setattr(db.images, "put_prepared", recording)
+    monkeypatch.setattr(db.images, "IMAGE_CHUNK_BYTES", 20_000)
+    biggest = max(len(n.prepared.png) for n in batch)
+    checkpoint_id = write_checkpoint_with_samples(engine, run, 6000, 1.0, "ckpt.pt", batch)
+    assert len(per_transaction) > 3 and max(per_transaction) <= 20_000 + biggest  # small image transactions
+    assert _count(engine, Sample) == 64 and _count(engine, Image) == 64
+    with read_session(engine) as s:
+        assert s.get(Checkpoint, checkpoint_id).step == 6000
+
+    # interrupted after the images: no sample, no checkpoint, nothing pointing at a missing image
+    others = [NewSample(prompt_id=p, seed=4, image=PILImage.new("RGB", (8, 8), (i, 9, 9))) for i, p in enumerate(prompts)]
+    monkeypatch.setattr("db.samples.add_checkpoint_with_samples", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        write_checkpoint_with_samples(engine, run, 12000, 2.0, "ckpt2.pt", others)
+    assert _count(engine, Checkpoint) == 1 and _count(engine, Sample) == 64

@@ -77,8 +77,6 @@ def test_cli_db_upgrade_against_postgres(pg_url, pg_engine, capsys):
 
     downgrade(pg_url, "base")
     assert main(["--db", pg_url, "db", "upgrade"]) == 0
-    from db.migrate import head_revision
-
     assert f"revision {head_revision()}" in capsys.readouterr().out
 
 

@@ -174,7 +174,7 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                       disable=not progress, dynamic_ncols=True)
     try:
         while True:
-            # ---- side effects, all here: checkpoint file, then 64 samples + rows in one transaction
+            # ---- side effects, all here: checkpoint file, then the 64 samples (rows in one transaction)
             if step in sample_at and step not in sampled:
                 path = ckpt.checkpoint_path(home, run_name, step)
                 weights = {n_: p.detach().cpu() for n_, p in model.named_parameters()} if full_weights \
@@ -193,9 +193,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                 new = [samples_db.NewSample(prompt_id=pid, seed=sc.seed, image=img, top_k=sc.top_k,
                                             top_p=sc.top_p, temperature=sc.temperature, perplexity=float(pp))
                        for pid, img, pp in zip(prompt_ids, images, ppl.tolist(), strict=True)]
-                with write_session(engine) as s:
-                    samples_db.add_checkpoint_with_samples(s, run_id, step, step / per_epoch,
-                                                          Home.resolve(home).to_stored(path), new)
+                samples_db.write_checkpoint_with_samples(engine, run_id, step, step / per_epoch,
+                                                         Home.resolve(home).to_stored(path), new)
                 sampled.add(step)
                 score_after_checkpoint(home, engine, run_id, config, device)  # caption loss, when a captioner fits
                 model.train()
