@@ -40,7 +40,11 @@ from workbench.app.analytics.queue_policy import (  # noqa: E402
     seed_for,
 )
 from workbench.app.analytics.scores import interval_from_moments  # noqa: E402
-from workbench.app.analytics.stopping_rule import CheckpointPoint, recommend, undecided_checkpoints  # noqa: E402
+from workbench.app.analytics.stopping_rule import (  # noqa: E402
+    CheckpointPoint,
+    recommend,
+    undecided_checkpoints,
+)
 
 STEPS = [i * 6000 for i in range(12)]
 PROMPTS = 64
