@@ -18,6 +18,7 @@ BENCHES = {
     "train": ["bench_train.py", "--size", "tiny"],
     "generate": ["bench_generate.py", "--size", "tiny"],
     "dashboard": ["bench_dashboard.py"],
+    "queue": ["bench_queue.py", "--plot", "docs/queue_simulation.png"],
     "segment": ["bench_segment.py"],
 }
 
