@@ -244,3 +244,23 @@ def test_unmigrated_database_is_one_clear_message(tmp_path, monkeypatch, capsys)
     assert cli(["workbench", "--db", url, "--port", "8599"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: database") and "emojich db upgrade" in err and "\n" not in err
+
+
+def test_decision_view_holds_back_until_the_design_is_covered_and_sets_the_design(app_env, engine, fresh_seeded):
+    from db.rating_design import get_design
+    from db.ratings import Scores, save_rating
+
+    rater_id = fresh_seeded.raters["rater1"][0]
+    with write_session(engine) as s:
+        for sample_id in fresh_seeded.sample_ids[:8]:
+            save_rating(s, rater_id, sample_id, Scores(4, 4, 4))
+    admin = start(fresh_seeded.admin[1]).switch_page("app_pages/checkpoints.py").run()
+    warnings = " | ".join(str(w.value) for w in admin.warning)
+    assert "Held back: agreement waits until at least 2 raters have scored the whole overlap set (39 images); 0 so far" in warnings
+    assert "every checkpoint needs at least 12 rated images; short: step 0 (8/64), step 6000 (0/64)" in warnings
+    assert not admin.success  # no recommendation shown
+    admin.radio(key="design.queue").set_value("adaptive")
+    [b for b in admin.button if b.label == "Save design"][0].click().run()
+    assert "Rating design saved." in messages(admin)
+    with read_session(engine) as s:
+        assert get_design(s, fresh_seeded.run_id).queue == "adaptive"

@@ -151,10 +151,10 @@ Open http://localhost:{port} and paste the token, then:
   1. Rate      score images blind, 1-5 on generality, emoji style and quality: type three
                digits (the third saves and shows the next image); S skips, B goes back, U undoes;
   2. Compare   the same prompt from two checkpoints: left / right / tie (keys ← → T);
-  3. Checkpoints  scores against iteration, loss and LR curves, the recommended stopping
-               checkpoint; as admin, mark the one to ship with a reason;
+  3. Checkpoints  coverage and the recommended stopping checkpoint (held back until the
+               overlap set is rated), scores against iteration; mark the one to ship with a reason;
   4. Masks     fix the U-Net's hard cases (click a region to add/remove it, brush; A accepts);
   5. Stickers  export a Telegram-ready RGBA set.
-Add raters with `emojich raters add NAME`. The tiny model learns colours and shapes, not the
+Add raters with `emojich raters add NAME`: they see the blind pages only. The tiny model learns colours and shapes, not the
 report's quality: see README for running the real recipe on a GPU.
 """

@@ -13,7 +13,8 @@ The design of a run (its settings are a `db.models.RatingDesign` row):
   rater scored at least `REPEAT_GAP` ratings earlier comes back (test–retest); it looks like any other.
 - **Adaptive** (a setting per run; uniform stays available): once the rater has finished the overlap,
   images from the checkpoints that can still change the recommendation
-  (`stopping_rule.undecided_checkpoints`) come first, fewest ratings first.
+  (`stopping_rule.undecided_checkpoints`) come first: the one with the fewest ratings so far, and in
+  it the image with the fewest raters.
 """
 from __future__ import annotations
 
@@ -171,24 +172,35 @@ def next_sample(state: RaterState) -> Pick | None:
     repeat = due_repeat(state)
     if repeat is not None:
         return Pick(repeat, "repeat")
-    done = set(state.rated) | state.skipped
-    overlap_left = [it for it in state.order if it.sample_id in state.overlap and it.sample_id not in done]
-    if overlap_left:
-        index = _first(overlap_left, lambda it: not _clash(it, state.previous))
-        return Pick(overlap_left[index or 0].sample_id, "overlap")
+    done = set(state.rated)
+    done.update(state.skipped)
+    fallback = None
+    for it in state.order:  # the overlap first, in the rater's order
+        if it.sample_id in state.overlap and it.sample_id not in done:
+            if not _clash(it, state.previous):
+                return Pick(it.sample_id, "overlap")
+            fallback = fallback or it
+    if fallback is not None:
+        return Pick(fallback.sample_id, "overlap")
     raters = state.raters or {}
     focus = state.focus or None
+    load: Counter = Counter()  # adaptive: ratings per checkpoint so far, the least rated undecided one first
+    if focus is not None:
+        for it in state.order:
+            load[it.checkpoint_id] += raters.get(it.sample_id, 0)
     best, best_key = None, None
     for rank, it in enumerate(state.order):
         if it.sample_id in done:
             continue
         count = raters.get(it.sample_id, 0)
         if focus is not None:
-            key = (_clash(it, state.previous), it.checkpoint_id not in focus, count, rank)
+            key = (_clash(it, state.previous), it.checkpoint_id not in focus, load[it.checkpoint_id], count, rank)
         else:
-            key = (_clash(it, state.previous), count >= state.target, count, rank)
+            key = (_clash(it, state.previous), count >= state.target, 0, count, rank)
         if best_key is None or key < best_key:
             best, best_key = it, key
+            if focus is None and key[:4] == (False, False, 0, 0):
+                break  # nothing can come before it
     if best is None:
         return None
     if focus is not None:

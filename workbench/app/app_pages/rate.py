@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from db.engine import read_session
 from db.errors import EmojichError, SampleNotFound
 from db.models import SCORE_COLUMNS
+from db.rating_design import get_design
 from db.ratings import (
     Scores,
     add_skip,
@@ -22,6 +24,7 @@ from db.ratings import (
     delete_rating,
     get_scores,
     last_rated_sample_id,
+    queue_snapshot,
     rate_item,
     save_rating,
     save_repeat,
@@ -71,8 +74,6 @@ def _focus(session, run_id: int) -> frozenset[int]:
 @st.cache_data(ttl=shared.QUERY_TTL_S, show_spinner=False)
 def _cached_focus(url: str, run_id: int) -> frozenset[int]:
     # The adaptive queue's focus may lag a few seconds: it is not dropped after every rating.
-    from db.engine import read_session
-
     with read_session(shared.engine()) as session:
         return _focus(session, run_id)
 
@@ -101,8 +102,6 @@ def advance(previous: int | None) -> None:
         S["rate.view"] = None
         return
     with shared.reading() as session:
-        from db.rating_design import get_design
-
         focus = _cached_focus(shared.db_url(), run_id) if get_design(session, run_id).queue == "adaptive" else None
         nxt = rating_queue.next_item(session, rater.id, run_id, previous, focus)
     if nxt is None:
@@ -254,8 +253,6 @@ st.progress(done / (done + left) if done + left else 1.0, text=f"{done} rated ·
 
 if view is None:
     with shared.reading() as session:
-        from db.ratings import queue_snapshot
-
         skipped = len(queue_snapshot(session, run_id, rater.id).skipped)
     if skipped:
         st.success(f"Everything else is rated. You skipped {skipped} image(s).")
