@@ -1,7 +1,9 @@
 """What every page shares: the engine, the logged-in rater, cached queries and images.
 
 Not a page itself (app.py lists the pages explicitly). Query results are cached with a short
-TTL and cleared after every write; images are immutable (keyed by sha256) and cached longer.
+TTL, cleared after every write, and keyed on the database's data version (db/data_version.py), so a
+checkpoint, run or U-Net round that a training job commits while the workbench serves shows up on
+the next page run; images are immutable (keyed by sha256) and cached longer.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from db.errors import EmojichError
 from db.home import Home, resolve_db_url
 
 QUERY_TTL_S = 30
+DATA_VERSION_TTL_S = 1.0  # how stale "is there a new checkpoint?" may be; one indexed query per second
 
 
 @dataclass(frozen=True)
@@ -71,20 +74,30 @@ _QUERIES: dict[str, Callable] = {}
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def _cached_query(name: str, url: str, *args):
+def _cached_query(name: str, url: str, version: tuple[int, ...], *args):
     with read_session(_engine_for(url)) as session:
         return _QUERIES[name](session, *args)
 
 
+@st.cache_data(ttl=DATA_VERSION_TTL_S, show_spinner=False)
+def _data_version(url: str) -> tuple[int, ...]:
+    from db.data_version import data_version
+
+    with read_session(_engine_for(url)) as session:
+        return data_version(session)
+
+
 def query(fn: Callable) -> Callable:
-    """Cache a query function `fn(session, *args)` as `cached(*args)` for QUERY_TTL_S seconds.
-    Results must be plain values or dataclasses (they are pickled)."""
+    """Cache a query function `fn(session, *args)` as `cached(*args)` for QUERY_TTL_S seconds, or until
+    a job adds a run, checkpoint, U-Net round or dataset item. Results must be plain values or
+    dataclasses (they are pickled)."""
     # Page scripts all run as __main__: the defining file keeps same-named helpers apart.
     name = f"{fn.__code__.co_filename}:{fn.__qualname__}"
     _QUERIES[name] = fn
 
     def call(*args):
-        return _cached_query(name, db_url(), *args)
+        url = db_url()
+        return _cached_query(name, url, _data_version(url), *args)
 
     call.__name__ = fn.__name__
     return call
@@ -92,6 +105,7 @@ def query(fn: Callable) -> Callable:
 
 def clear_queries() -> None:
     _cached_query.clear()
+    _data_version.clear()
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
