@@ -1,9 +1,9 @@
 """Segmentation bench: quality on an out-of-style emoji set, the confidence-gate measurement, speed.
 
-    .venv/bin/python bench/bench_segment.py [--home var/bench-segment] [--minutes 4]
+    .venv/bin/python bench/bench_segment.py [--home var/bench-segment] [--epochs 3]
         [--encoder resnet18] [--image-size 128] [--n 400] [--reuse]
 
-1. Trains the U-Net (small encoder by default) for a few minutes on the full Noto dataset
+1. Trains the U-Net (small encoder by default) for a fixed number of epochs on the full Noto dataset
    (built with the dataset helper's `build_noto_dataset` into <home>/datasets/noto-ru if absent),
    with the same functions a round uses; calibrates the gate on Noto's validation split.
 2. Quality on OpenMoji and Twemoji (see bench_segment_data.py; art styles the U-Net never
@@ -71,7 +71,7 @@ def noto_pairs(home: Path, split: str) -> tuple[list[np.ndarray], list[np.ndarra
 
 
 def train_bench_model(
-    home: Path, encoder: str, image_size: int, minutes: float, reuse: bool, device: str = "cpu"
+    home: Path, encoder: str, image_size: int, epochs: int, reuse: bool, device: str = "cpu"
 ) -> tuple[LoadedModel, dict]:
     path = home / "models" / f"bench_{encoder}_{image_size}.pt"
     info_path = path.with_suffix(".json")
@@ -83,7 +83,7 @@ def train_bench_model(
     del rgbs, masks
     model = build_model(config)
     report = train_unet(
-        model, data, TrainConfig(epochs=20, batch_size=16, lr=3e-3, time_budget_s=minutes * 60),
+        model, data, TrainConfig(epochs=epochs, batch_size=16, lr=3e-3),
         device=device, progress=True,
     )
     val_rgbs, val_masks = noto_pairs(home, "val")
@@ -184,7 +184,7 @@ def _fmt(value) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path("var/bench-segment"))
-    parser.add_argument("--minutes", type=float, default=4.0, help="U-Net training budget")
+    parser.add_argument("--epochs", type=int, default=3, help="U-Net training epochs (a fixed step count)")
     parser.add_argument("--encoder", default="resnet18")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--n", type=int, default=400, help="images per out-of-style set")
@@ -198,7 +198,7 @@ def main() -> None:
     torch.manual_seed(0)
 
     torch.set_num_threads(args.train_threads)
-    model, info = train_bench_model(args.home, args.encoder, args.image_size, args.minutes, args.reuse, args.device)
+    model, info = train_bench_model(args.home, args.encoder, args.image_size, args.epochs, args.reuse, args.device)
     torch.set_num_threads(2)
     print("U-Net: " + ", ".join(f"{k} {_fmt(v)}" for k, v in info.items()))
 

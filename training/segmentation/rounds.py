@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from sqlalchemy import Engine
 
@@ -161,7 +162,6 @@ def run_round(
     epochs: int = 5,
     batch_size: int = 16,
     lr: float = 3e-3,
-    time_budget_s: float | None = None,
     from_previous: bool = True,
     gate_mode: str = "auto",
     fixed_gate: Gate | None = None,
@@ -176,7 +176,7 @@ def run_round(
     if gate_mode not in GATE_MODES:  # checked before training, not after it
         raise EmojichError(f"unknown gate {gate_mode!r}; expected one of {', '.join(GATE_MODES)}")
     config = config_for(encoder, image_size)
-    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, time_budget_s=time_budget_s, seed=seed)
+    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     notes: list[str] = []
 
     with read_session(engine) as session:
@@ -194,6 +194,7 @@ def run_round(
     previous_path = next((str(Home.resolve(home).from_stored(r.model_path)) for r in reversed(earlier) if r.model_path),
                          None)
 
+    torch.manual_seed(seed)  # a model from scratch starts from the same weights whatever ran before in this process
     model, started_from = _start_model(config, from_previous, previous_path, notes)
     report = train_unet(
         model, PairSet.from_arrays(train_rgbs, train_masks, image_size), train_cfg, device=device, progress=progress

@@ -40,6 +40,9 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
+INTERRUPTED = "interrupted: stopped cleanly; run the same command again to continue"
+
+
 def _one_line(message: str) -> str:
     return " ".join(str(message).split()) or "unknown error"
 
@@ -52,14 +55,17 @@ def main(argv: list[str] | None = None) -> int:
         result = app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
-        print("error: aborted", file=sys.stderr)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C (and the demo's SIGTERM) into Abort
+            print(INTERRUPTED, file=sys.stderr)
+        else:
+            print("error: aborted", file=sys.stderr)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: stopped cleanly; run the same command again to continue", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     except EmojichError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

@@ -193,6 +193,7 @@ if item is None:
             st.rerun()
     else:
         st.success("All images are rated. Thank you!" if total else "There are no samples to rate yet.")
+    shared.rerun_on_new_data()  # a training run's next checkpoint appears here by itself
     st.stop()
 
 _scores_for(item.sample_id)

@@ -103,6 +103,20 @@ def query(fn: Callable) -> Callable:
     return call
 
 
+def rerun_on_new_data(every_s: float = 5.0) -> None:
+    """While this page is shown, rerun the app as soon as a job commits a new checkpoint, run or U-Net round
+    (a rater who has rated everything sees the next checkpoint's samples without touching anything)."""
+    url = db_url()
+    seen = _data_version(url)
+
+    @st.fragment(run_every=every_s)
+    def watch() -> None:
+        if _data_version(url) != seen:
+            st.rerun()
+
+    watch()
+
+
 def clear_queries() -> None:
     _cached_query.clear()
     _data_version.clear()

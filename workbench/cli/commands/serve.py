@@ -1,14 +1,10 @@
 """`emojich workbench`: run the Streamlit app (workbench/app/app.py) against the configured database."""
 from __future__ import annotations
 
-import importlib.resources
 import os
 import sys
-from pathlib import Path
 
 import typer
-
-APP = Path(importlib.resources.files("workbench.app") / "app.py")
 
 
 def workbench(
@@ -19,20 +15,14 @@ def workbench(
     address: str = typer.Option("localhost", "--address", help="Interface to listen on."),
 ) -> None:
     """Serve the workbench: rating, comparison, dashboard, masks, stickers, dataset."""
+    from db.migrate import display_url
     from workbench.cli.context import AppContext
+    from workbench.cli.workbench_server import server_env, streamlit_command
 
     context = AppContext(home=ctx.obj.home, db_url=db or ctx.obj.db_url)
     context.engine.dispose()  # fails with one clear line if the database is not migrated
-    env = {**os.environ, "EMOJICH_DB": context.db_url, "EMOJICH_HOME": str(context.home)}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.port", str(port), "--server.address", address,
-        "--server.headless", "true" if headless else "false",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        "--client.toolbarMode", "minimal",
-    ]
-    from db.migrate import display_url
+    env = server_env(context.home, context.db_url)
+    command = streamlit_command(port, address, headless)
 
     typer.echo(f"workbench on http://{address}:{port} (database {display_url(context.db_url)}); Ctrl+C stops it",
                err=True)
