@@ -41,6 +41,7 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
 
 
 INTERRUPTED = "interrupted: stopped cleanly; run the same command again to continue"
+INTERRUPTED_EXIT = 130
 
 
 def _one_line(message: str) -> str:
@@ -55,18 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         result = app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C (and the demo's SIGTERM) into Abort
-            print(INTERRUPTED, file=sys.stderr)
-        else:
-            print("error: aborted", file=sys.stderr)
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT
     except EmojichError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
@@ -76,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    if result == INTERRUPTED_EXIT:  # typer returns 130 for a KeyboardInterrupt (Ctrl-C, or the demo's SIGTERM)
+        print(INTERRUPTED, file=sys.stderr)
     return result if isinstance(result, int) else 0
 
 
