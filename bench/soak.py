@@ -300,7 +300,7 @@ def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
 def segment_rounds(url: str, home: Path, stop_at: float, out: list) -> None:
     env = {**os.environ, "EMOJICH_DB": url, "EMOJICH_HOME": str(home), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "workbench.cli", "segment", "round", "--encoder", "resnet18", "--epochs", "1",
-               "--image-size", "64", "--threads", "1", "--scratch", "--time-budget", "10"]
+               "--image-size", "64", "--threads", "1", "--scratch", "--steps", "20"]
     while time.time() < stop_at - 10:
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True)

@@ -82,9 +82,14 @@ class VaeConfig:
     temperature_end: float = 0.5
     kl_weight: float = 5e-4
     seed: int = 0
+    # A VAE file shipped in training/tiny/shipped/ (made by `emojich tiny-vae`), copied instead of training
+    # when it was trained with exactly these settings; "" always trains.
+    shipped: str = ""
 
     def check(self) -> None:
         _at_least("vae.resolution", self.resolution, 8)
+        if "/" in self.shipped or "\\" in self.shipped or self.shipped in (".", ".."):
+            raise ConfigError("vae.shipped is a file name in training/tiny/shipped/, not a path")
         if self.ch % 32 or self.z_channels % 32 or self.embed_dim % 32:
             raise ConfigError("vae.ch, vae.z_channels and vae.embed_dim must be multiples of 32 (GroupNorm)")
         if not self.ch_mult or any(m < 1 for m in self.ch_mult):
@@ -133,6 +138,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 42
     device: str = "auto"
+    threads: int = 0  # CPU threads for the tiny path's training (torch.set_num_threads); 0 keeps torch's default
 
     def check(self) -> None:
         for part in self.freeze:
@@ -151,6 +157,7 @@ class TrainConfig:
         _one_of("train.precision", self.precision, ("bf16", "fp16", "fp32"))
         _at_least("train.log_every", self.log_every, 1)
         _one_of("train.device", self.device, ("auto", "cpu", "cuda"))
+        _between("train.threads", self.threads, 0, 256)
 
 
 @dataclass(frozen=True)

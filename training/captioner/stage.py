@@ -44,7 +44,6 @@ def caption_loss_stage(home: Path, engine, run_name: str, quick: bool = False,
     from training.dalle.train import load_run_config
 
     run_config = load_run_config(engine, run_name)
-    tqdm.write("\ncaption loss: a tiny image → caption model, then every sample scored (Caption Loss)")
     with read_session(engine) as s:
         existing = latest_captioner(s, *token_files(run_config.model, home))
         existing_name = existing.name if existing else None
@@ -56,5 +55,4 @@ def caption_loss_stage(home: Path, engine, run_name: str, quick: bool = False,
         trained = train_captioner(config, home, engine, name=f"{run_name}-captioner", progress=progress)
         tqdm.write(trained.summary())
     scored = score_run(home, engine, run_name, progress=progress)
-    tqdm.write(scored.summary())
     return trained, scored

@@ -128,6 +128,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
            sampled: set[int], progress: bool, device: torch.device | None) -> RunInfo:
     tc, sc = config.train, config.sampling
     device = device or resolve_device(tc.device)
+    if device.type == "cpu" and tc.threads:
+        torch.set_num_threads(tc.threads)  # fixed by the config, so results do not depend on the machine
     torch.manual_seed(tc.seed)
     bundle = load_bundle(config, home, device)
     model = bundle.model
@@ -169,9 +171,9 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
     full_weights = config.model.source == "tiny"
     window = {"loss": 0.0, "loss_text": 0.0, "loss_image": 0.0, "grad_norm": 0.0, "n": 0, "examples": 0,
               "seconds": 0.0, "skipped": 0}
+    # One progress line: steps, with the epoch, loss and checkpoints written so far in its postfix.
     bar = tqdm(total=total, initial=step, desc="train", unit="it", disable=not progress, dynamic_ncols=True)
-    epochs_bar = tqdm(total=math.ceil(total / per_epoch), initial=step // per_epoch, desc="epochs", unit="ep",
-                      disable=not progress, dynamic_ncols=True)
+    epochs = math.ceil(total / per_epoch)
     try:
         while True:
             # ---- side effects, all here: checkpoint file, then the 64 samples (rows in one transaction)
@@ -186,8 +188,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                     "optimizer_name": optimizer_name,
                 }, path)
                 rng = ckpt.rng_state()  # sampling must not change the training run's random stream
-                codes, ppl = sample_codes(model, prompt_tokens, [sc.seed] * len(prompt_ids), params_sampling,
-                                          progress=progress)
+                bar.set_postfix_str(f"sampling {len(prompt_ids)} prompts at step {step}")
+                codes, ppl = sample_codes(model, prompt_tokens, [sc.seed] * len(prompt_ids), params_sampling)
                 images = decode_images(bundle.vae, codes)
                 ckpt.set_rng_state(rng)
                 new = [samples_db.NewSample(prompt_id=pid, seed=sc.seed, image=img, top_k=sc.top_k,
@@ -226,8 +228,6 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
             if stepped:  # a skipped step's norm is inf or NaN
                 window["grad_norm"] += float(grad_norm)
             bar.update(1)
-            if step % per_epoch == 0:
-                epochs_bar.update(1)
 
             if step % tc.log_every == 0 or step == total:
                 k = window["n"]
@@ -241,12 +241,12 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                 metrics["samples_per_s"] = window["examples"] / max(window["seconds"], 1e-9)
                 with write_session(engine) as s:
                     runs_db.add_metrics(s, run_id, step, metrics)
-                bar.set_postfix(loss=f"{metrics['loss']:.3f}", img=f"{metrics['loss_image']:.3f}", lr=f"{lr:.2e}")
+                bar.set_postfix(epoch=f"{min(step // per_epoch + 1, epochs)}/{epochs}", loss=f"{metrics['loss']:.3f}",
+                                img=f"{metrics['loss_image']:.3f}", checkpoints=len(sampled), lr=f"{lr:.2e}")
                 window = dict.fromkeys(window, 0.0)
                 window["n"] = 0
     finally:
         bar.close()
-        epochs_bar.close()
     return RunInfo(run_id, run_name, step, total)
 
 

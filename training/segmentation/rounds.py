@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from sqlalchemy import Engine
 
@@ -184,7 +185,6 @@ def run_round(
     steps: int | None = None,
     batch_size: int = 16,
     lr: float = 3e-3,
-    time_budget_s: float | None = None,
     from_previous: bool = True,
     gate_mode: str = "auto",
     fixed_gate: Gate | None = None,
@@ -201,7 +201,7 @@ def run_round(
         raise EmojichError(f"unknown gate {gate_mode!r}; expected one of {', '.join(GATE_MODES)}")
     config = config_for(encoder, image_size)
     train_cfg = TrainConfig(
-        epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, time_budget_s=time_budget_s, seed=seed
+        epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, seed=seed
     )
     notes: list[str] = []
 
@@ -221,6 +221,7 @@ def run_round(
     previous_path = None if previous is None else str(Home.resolve(home).from_stored(previous.model_path))
     previous_pretrained = None if previous is None else previous.encoder_pretrained
 
+    torch.manual_seed(seed)  # a model from scratch starts from the same weights whatever ran before in this process
     model, started_from, pretrained = _start_model(config, from_previous, previous_path, previous_pretrained, notes,
                                                    on_note)
     report = train_unet(

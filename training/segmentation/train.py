@@ -1,7 +1,6 @@
-"""Training the U-Net: Dice + BCE (smp losses), AdamW with warm-up and cosine decay over the
-steps (`epochs` passes, or exactly `steps` batches) or an optional wall-clock budget (whichever
-ends first; the demo and the bench use fixed steps so that what is computed never depends on the
-machine's speed); style augmentations (augment.py); evaluation with smp's metrics (IoU and Dice
+"""Training the U-Net: Dice + BCE (smp losses), AdamW with warm-up and cosine decay over a fixed
+number of steps (`epochs` passes, or exactly `steps` batches: never cut by the clock, so every
+machine trains the same model); style augmentations (augment.py); evaluation with smp's metrics (IoU and Dice
 per image, at full size)."""
 from __future__ import annotations
 
@@ -28,7 +27,6 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    time_budget_s: float | None = None  # stop early (between steps) when this much time has passed
     augment: bool = True
     seed: int = 0
 
@@ -45,7 +43,6 @@ class TrainReport:
     seconds: float = 0.0
     images_seen: int = 0
     losses: list[float] = field(default_factory=list)
-    stopped_early: bool = False
 
 
 class SegLoss(torch.nn.Module):
@@ -61,16 +58,8 @@ class SegLoss(torch.nn.Module):
 WARMUP = 0.1
 
 
-def _progress(step: int, total: int, started: float, budget_s: float | None) -> float:
-    """How far training is, 0..1: by steps, or by the clock when a time budget ends it sooner."""
-    by_steps = step / total
-    if budget_s is None:
-        return by_steps
-    return max(by_steps, (time.perf_counter() - started) / budget_s)
-
-
 def learning_rate(cfg: TrainConfig, progress: float) -> float:
-    """Linear warm-up, then cosine decay to zero, over training progress (steps or time)."""
+    """Linear warm-up, then cosine decay to zero, over training progress (the share of steps done)."""
     progress = min(max(progress, 0.0), 1.0)
     if progress < WARMUP:
         return cfg.lr * max(progress / WARMUP, 0.05)
@@ -95,7 +84,6 @@ def train_unet(
     report = TrainReport()
     started = time.perf_counter()
     bar = tqdm(total=total, desc="training U-Net", unit="step", disable=not progress)
-    out_of_time = False
     for _epoch in range(epochs):
         order = torch.randperm(len(data), generator=generator)
         for start in range(0, len(data), cfg.batch_size):
@@ -111,19 +99,13 @@ def train_unet(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, _progress(report.steps, total, started, cfg.time_budget_s))
+                group["lr"] = learning_rate(cfg, report.steps / total)
             optimizer.step()
             report.steps += 1
             report.images_seen += len(index)
             report.losses.append(loss.item())
             bar.update()
             bar.set_postfix(loss=f"{report.losses[-1]:.3f}")
-            out_of_time = cfg.time_budget_s is not None and time.perf_counter() - started > cfg.time_budget_s
-            if out_of_time:
-                break
-        if out_of_time:
-            report.stopped_early = report.steps < total
-            break
     bar.close()
     model.eval()
     report.seconds = time.perf_counter() - started

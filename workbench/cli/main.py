@@ -40,6 +40,10 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
+INTERRUPTED = "interrupted: stopped cleanly; run the same command again to continue"
+INTERRUPTED_EXIT = 130
+
+
 def _one_line(message: str) -> str:
     return " ".join(str(message).split()) or "unknown error"
 
@@ -59,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: stopped cleanly; run the same command again to continue", file=sys.stderr)
-        return 130
+        print(INTERRUPTED, file=sys.stderr)
+        return INTERRUPTED_EXIT
     except EmojichError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    if result == INTERRUPTED_EXIT:  # typer returns 130 for a KeyboardInterrupt (Ctrl-C, or the demo's SIGTERM)
+        print(INTERRUPTED, file=sys.stderr)
     return result if isinstance(result, int) else 0
 
 

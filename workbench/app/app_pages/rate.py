@@ -259,6 +259,7 @@ if view is None:
         st.button("Show the skipped images again", key="rate.unskip", on_click=on_unskip)
     else:
         st.success("All images are rated. Thank you!" if done else "There are no samples to rate yet.")
+    shared.rerun_on_new_data()  # a training run's next checkpoint appears here by itself
     st.stop()
 
 with strip:

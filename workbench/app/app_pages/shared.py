@@ -1,7 +1,9 @@
 """What every page shares: the engine, the logged-in rater, cached queries and images.
 
 Not a page itself (app.py lists the pages explicitly). Query results are cached with a short
-TTL and cleared after every write; images are immutable (keyed by sha256) and cached longer.
+TTL, cleared after every write, and keyed on the database's data version (db/data_version.py), so a
+checkpoint, run or U-Net round that a training job commits while the workbench serves shows up on
+the next page run; images are immutable (keyed by sha256) and cached longer.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from db.home import Home, resolve_db_url
 from db.login_sessions import SessionEnded, require_live
 
 QUERY_TTL_S = 30
+DATA_VERSION_TTL_S = 1.0  # how stale "is there a new checkpoint?" may be; one indexed query per second
 
 
 @dataclass(frozen=True)
@@ -87,27 +90,52 @@ _QUERIES: dict[str, Callable] = {}
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def _cached_query(name: str, url: str, *args):
+def _cached_query(name: str, url: str, version: tuple[int, ...], *args):
     with read_session(_engine_for(url)) as session:
         return _QUERIES[name](session, *args)
 
 
+@st.cache_data(ttl=DATA_VERSION_TTL_S, show_spinner=False)
+def _data_version(url: str) -> tuple[int, ...]:
+    from db.data_version import data_version
+
+    with read_session(_engine_for(url)) as session:
+        return data_version(session)
+
+
 def query(fn: Callable) -> Callable:
-    """Cache a query function `fn(session, *args)` as `cached(*args)` for QUERY_TTL_S seconds.
-    Results must be plain values or dataclasses (they are pickled)."""
+    """Cache a query function `fn(session, *args)` as `cached(*args)` for QUERY_TTL_S seconds, or until
+    a job adds a run, checkpoint, U-Net round or dataset item. Results must be plain values or
+    dataclasses (they are pickled)."""
     # Page scripts all run as __main__: the defining file keeps same-named helpers apart.
     name = f"{fn.__code__.co_filename}:{fn.__qualname__}"
     _QUERIES[name] = fn
 
     def call(*args):
-        return _cached_query(name, db_url(), *args)
+        url = db_url()
+        return _cached_query(name, url, _data_version(url), *args)
 
     call.__name__ = fn.__name__
     return call
 
 
+def rerun_on_new_data(every_s: float = 5.0) -> None:
+    """While this page is shown, rerun the app as soon as a job commits a new checkpoint, run or U-Net round
+    (a rater who has rated everything sees the next checkpoint's samples without touching anything)."""
+    url = db_url()
+    seen = _data_version(url)
+
+    @st.fragment(run_every=every_s)
+    def watch() -> None:
+        if _data_version(url) != seen:
+            st.rerun()
+
+    watch()
+
+
 def clear_queries() -> None:
     _cached_query.clear()
+    _data_version.clear()
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -241,7 +269,8 @@ def rating_run_id() -> int | None:
 def require_rating_run() -> int:
     run_id = rating_run_id()
     if run_id is None:
-        st.info("There is nothing to rate yet: no run has samples.")
+        st.info("There is nothing to rate yet: no run has samples. This page shows them as soon as a run writes some.")
+        rerun_on_new_data()
         st.stop()
     return run_id
 
@@ -250,6 +279,7 @@ def require_run() -> int:
     run_id = selected_run_id()
     if run_id is None:
         st.info("There are no runs yet: train one (`emojich train`) or seed fixture data.")
+        rerun_on_new_data()
         st.stop()
     return run_id
 

@@ -1,28 +1,43 @@
-"""`emojich demo`: the whole loop at tiny size on CPU, then the workbench."""
+"""`emojich demo`: the whole loop at tiny size on CPU, serving the workbench while the fine-tune trains."""
 from __future__ import annotations
+
+import contextlib
+import signal
 
 import typer
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM stops the demo the way Ctrl-C does: the run is marked interrupted and the server stopped."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def demo(
     ctx: typer.Context,
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the workbench at the end."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the workbench while the fine-tune trains."),
     port: int = typer.Option(8501, "--port", min=1, max=65535, help="Workbench port."),
-    quick: bool = typer.Option(False, "--quick", help="A much smaller loop (seconds, for tests)."),
+    address: str = typer.Option("localhost", "--address", help="Interface the workbench listens on."),
+    quick: bool = typer.Option(False, "--quick", help="A much smaller loop (configs/smoke.toml: seconds, for tests)."),
     override: list[str] = typer.Option(
         [], "--set", help="Override a tiny.toml value, e.g. --set train.epochs=4 (repeatable)."
     ),
 ) -> None:
-    """Build the dataset, train the tiny models, sample checkpoints, run U-Net round 1, then serve."""
-    from workbench.cli.demo import DemoOptions, guide, quick_options, run_demo
+    """Dataset, tokenizer, VAE, then serve the workbench while the tiny fine-tune trains; then U-Net round 1."""
+    from workbench.cli.demo import DemoOptions, quick_options, run_demo
 
-    options = quick_options(overrides=tuple(override)) if quick else DemoOptions(overrides=tuple(override))
-    result = run_demo(ctx.obj.home, ctx.obj.db_url, options)
-    typer.echo(guide(result, port))
-    if serve:
-        from workbench.cli.commands.serve import workbench
-
-        workbench(ctx, port=port, db=None, headless=True, address="localhost")
+    settings = {"overrides": tuple(override), "serve": serve, "port": port, "address": address}
+    options = quick_options(**settings) if quick else DemoOptions(**settings)
+    with sigterm_as_interrupt():
+        run_demo(ctx.obj.home, ctx.obj.db_url, options)
 
 
 def register(app: typer.Typer) -> None:

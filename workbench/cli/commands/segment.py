@@ -40,7 +40,6 @@ def round_(
     image_size: int = typer.Option(256, "--image-size", help="Training/inference side in px (multiple of 32)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     lr: float = typer.Option(3e-3, "--lr"),
-    time_budget: float = typer.Option(None, "--time-budget", help="Stop training after this many seconds."),
     scratch: bool = typer.Option(False, "--scratch", help="Train from scratch, not from the previous round."),
     gate: str = typer.Option(
         "auto", "--gate",
@@ -72,7 +71,6 @@ def round_(
         steps=steps,
         batch_size=batch_size,
         lr=lr,
-        time_budget_s=time_budget,
         from_previous=not scratch,
         gate_mode=gate,
         device=device,

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import typer
-
-# The app entry by path: importing workbench.app here would load it into every CLI process (bot, workers).
-APP = Path(__file__).resolve().parents[2] / "app" / "server.py"
 
 
 def workbench(
@@ -21,46 +17,21 @@ def workbench(
     address: str = typer.Option("localhost", "--address", help="Interface to listen on."),
 ) -> None:
     """Serve the workbench: rating, comparison, dashboard, masks, stickers, dataset."""
+    from db.migrate import display_url
     from workbench.cli.context import AppContext
+    from workbench.cli.workbench_server import check_streamlit_credentials, server_env, streamlit_command
 
     context = AppContext(home=ctx.obj.home, db_url=db or ctx.obj.db_url)
     context.engine.dispose()  # fails with one clear line if the database is not migrated
-    _check_streamlit_credentials()
-    env = {**os.environ, "EMOJICH_DB": context.db_url, "EMOJICH_HOME": str(context.home)}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.port", str(port), "--server.address", address,
-        "--server.headless", "true" if headless else "false",
-        "--browser.gatherUsageStats", "false",
-        "--server.showEmailPrompt", "false",  # never stop at Streamlit's first-run "Email:" prompt
-        "--server.fileWatcherType", "none",
-        "--client.toolbarMode", "minimal",
-    ]
-    from db.migrate import display_url
+    check_streamlit_credentials()
+    env = server_env(context.home, context.db_url)
+    command = streamlit_command(port, address, headless)
 
     typer.echo(f"workbench on http://{address}:{port} (database {display_url(context.db_url)}); Ctrl+C stops it",
                err=True)
     sys.stdout.flush()
     # Become the Streamlit server (no child left behind when this process is stopped).
     os.execve(sys.executable, command, env)
-
-
-def _check_streamlit_credentials() -> None:
-    """A broken ~/.streamlit/credentials.toml makes Streamlit ask for an email whatever the flags say."""
-    import tomllib
-
-    from db.errors import EmojichError
-
-    path = Path.home() / ".streamlit" / "credentials.toml"
-    if not path.exists():
-        return
-    try:
-        email = tomllib.loads(path.read_text(encoding="utf-8")).get("general", {}).get("email")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
-        email = None
-    if not isinstance(email, str):
-        raise EmojichError(f"{path} is not a valid Streamlit credentials file (Streamlit would stop to ask for an "
-                           "email); remove it and start again")
 
 
 def register(app: typer.Typer) -> None:
