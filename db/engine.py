@@ -7,7 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+from db.errors import EmojichError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "emojich_write"
@@ -32,9 +35,29 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class DatabaseUrlError(EmojichError):
+    pass
+
+
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine for any SQLAlchemy URL; SQLite files get their folder created."""
-    parsed = make_url(url)
+    """Create an engine for any SQLAlchemy URL; SQLite files get their folder created.
+
+    A URL that does not parse, or names a database whose driver is not installed, is one
+    DatabaseUrlError (password masked) before anything is created."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError("database URL is not a SQLAlchemy URL (e.g. sqlite:///var/emojich.db, "
+                               "postgresql+psycopg://user@host/db)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        return _make_engine(parsed, url, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUrlError(f"database {shown}: driver not available ({exc}); supported: sqlite, "
+                               "postgresql+psycopg") from None
+
+
+def _make_engine(parsed, url: str, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):

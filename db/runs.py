@@ -30,6 +30,29 @@ def get_run_by_name(session: Session, name: str) -> Run | None:
     return session.scalar(select(Run).where(Run.name == name))
 
 
+def release_failed_name(session: Session, name: str) -> bool:
+    """Delete the run called `name` when it failed before writing any checkpoint (nothing to resume or
+    rate), so the corrected command can take the name again; True when a row was deleted."""
+    run = get_run_by_name(session, name)
+    if run is None or run.status != "failed":
+        return False
+    if session.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.run_id == run.id)):
+        return False
+    session.execute(delete(Metric).where(Metric.run_id == run.id))
+    session.delete(run)
+    session.flush()
+    return True
+
+
+def interrupt_if_running(session: Session, run_id: int) -> bool:
+    """Mark a run interrupted unless it already ended (a training process that outlives the writer)."""
+    run = session.get(Run, run_id)
+    if run is None or run.status != "running":
+        return False
+    set_run_status(session, run_id, "interrupted")
+    return True
+
+
 def find_run(session: Session, key: str) -> Run:
     """A run by name, or by id when `key` is a number."""
     run = get_run_by_name(session, key)

@@ -59,6 +59,12 @@ def test_failed_run_records_its_error(engine, train_home, tiny_train_config):
     with read_session(engine) as s:
         run = s.scalar(select(Run).where(Run.name == "broken"))
         assert run.status == "failed" and "metadata.jsonl" in run.error
+    # A run that failed before its first checkpoint does not keep the name: the fixed command just runs.
+    info = train(tiny_train_config(train={"max_steps": 1}), train_home, engine, name="broken", progress=False)
+    per_ckpt, _, _, status, _ = _state(engine, info.run_id)
+    assert status == "finished" and per_ckpt == {0: 64, 1: 64}
+    with read_session(engine) as s:
+        assert s.scalars(select(Run.name)).all() == ["broken"]
 
 
 KILL_SCRIPT = """

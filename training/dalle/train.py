@@ -79,6 +79,7 @@ def _start_or_resume(engine, config: Config | None, name: str | None, resume: st
             done = {c.step for c in samples_db.list_checkpoints(s, run.id)}
             return run.id, run.name, config, step, done
         name = name or f"{config.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        runs_db.release_failed_name(s, name)
         if runs_db.get_run_by_name(s, name) is not None:
             raise RunExists(f"a run named {name!r} exists; use --resume {name} or another --name")
         run = runs_db.add_run(s, name, config_to_dict(config), code_version=_code_version())
