@@ -44,12 +44,13 @@ def release_failed_name(session: Session, name: str) -> bool:
     return True
 
 
-def interrupt_if_running(session: Session, run_id: int) -> bool:
-    """Mark a run interrupted unless it already ended (a training process that outlives the writer)."""
+def end_if_running(session: Session, run_id: int, status: str, error: str | None = None) -> bool:
+    """Set a final status unless the run already has one (a training process that outlives the one that
+    owns the row, e.g. another rank after rank 0 died); True when it was written."""
     run = session.get(Run, run_id)
     if run is None or run.status != "running":
         return False
-    set_run_status(session, run_id, "interrupted")
+    set_run_status(session, run_id, status, error=error)
     return True
 
 

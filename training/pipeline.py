@@ -60,15 +60,24 @@ def train_vae(home: Path, config: Config, force: bool = False, progress: bool = 
 
 
 def train_tiny(home: Path, engine, config: Config, name: str | None = None, progress: bool = True):
-    """Dataset, tokenizer, VAE (each only if missing), then a fine-tuning run; returns its RunInfo."""
+    """Dataset, tokenizer, VAE (each only if missing), then a fine-tuning run; returns its RunInfo.
+
+    Under torchrun rank 0 prepares (the others wait), then every rank trains."""
+    from training.dalle import distributed
     from training.dalle.train import train
 
     if config.model.source != "tiny":
         raise ValueError("train_tiny needs a config with model.source = 'tiny'")
     started = time.perf_counter()
-    ensure_dataset(home, engine, config, progress)
-    train_tokenizer(home, config)
-    train_vae(home, config, progress=progress)
+    world = distributed.setup(config.train.device)
+
+    def prepare() -> None:
+        ensure_dataset(home, engine, config, progress)
+        train_tokenizer(home, config)
+        train_vae(home, config, progress=progress)
+
+    distributed.on_main(world, prepare)
     info = train(config, home, engine, name=name, progress=progress)
-    tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
+    if world.is_main:
+        tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
     return info
