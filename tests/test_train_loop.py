@@ -191,6 +191,7 @@ def _wait_for_checkpoint(engine, name: str, step: int, proc, seconds: float = 24
         time.sleep(0.05)
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_sigterm_marks_the_run_interrupted_and_resume_cleans_leftovers(home, engine, tiny_dataset_dir,
                                                                      tiny_models_dir):
     (home / "datasets").mkdir()

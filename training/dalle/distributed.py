@@ -67,7 +67,7 @@ class World:
         return resolve_device(name)
 
     def describe(self) -> str:
-        return f"{self.size} ranks ({self.backend})" if self.active else "1 process"
+        return f"{self.size} rank{'s' if self.size > 1 else ''} ({self.backend})" if self.active else "1 process"
 
 
 def launched() -> bool:
@@ -183,7 +183,7 @@ def wrap(world: World, module: torch.nn.Module, device: torch.device) -> torch.n
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                   broadcast_buffers=False, static_graph=True)
+                                   forward_sync_buffers=False, static_graph=True)
 
 
 def setup_rank() -> int:

@@ -35,7 +35,7 @@ from training.dalle.data import batch_indices, read_examples, steps_per_epoch, t
 from training.dalle.forward import layer_masks
 from training.dalle.freeze import cast_frozen, freeze, trainable_state
 from training.dalle.load import load_bundle
-from training.dalle.loss import dalle_losses
+from training.dalle.loss import LossModule
 from training.dalle.optim import make_optimizer, make_scheduler
 from training.dalle.prompts import encode_prompts, read_prompt_file
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
@@ -161,18 +161,6 @@ def _record_stop(engine, world, run_id: int, exc: BaseException) -> None:
             raise
 
 
-class _Losses(torch.nn.Module):
-    """The model's training losses as a module's forward, so DDP (which hooks a module's forward) can wrap it."""
-
-    def __init__(self, model: torch.nn.Module, loss_img_weight: float, masks) -> None:
-        super().__init__()
-        self.model, self.loss_img_weight, self.masks = model, loss_img_weight, masks
-
-    def forward(self, text_ids: torch.Tensor, image_codes: torch.Tensor):
-        losses = dalle_losses(self.model, text_ids, image_codes, self.loss_img_weight, masks=self.masks)
-        return losses.loss, losses.text, losses.image
-
-
 def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resume_step: int | None,
            sampled: set[int], progress: bool, device: torch.device | None,
            world: distributed.World = distributed.World()) -> RunInfo:
@@ -193,7 +181,7 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
     total = total_steps(config, n)
     scheduler = make_scheduler(optimizer, config, total)
     per_epoch = steps_per_epoch(n, tc.batch_size)
-    loss_fn = distributed.wrap(world, _Losses(model, tc.loss_img_weight, layer_masks(model)), device)
+    loss_fn = distributed.wrap(world, LossModule(model, tc.loss_img_weight, layer_masks(model)), device)
 
     prompt_texts = read_prompt_file(resolve_prompt_file(sc.prompts))
     prompt_ids = distributed.on_main(world, lambda: _prompt_ids(engine, sc.prompt_set, prompt_texts))

@@ -20,7 +20,7 @@ class WorkersFailed(EmojichError):
     pass
 
 
-def launch(nproc: int, argv: list[str], env: dict[str, str]) -> None:
+def launch(nproc: int, argv: list[str], env: dict[str, str], run: str | None = None) -> None:
     """Run `python -m workbench.cli ARGV` as `nproc` ranks on this machine; raise WorkersFailed when any fails."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -30,7 +30,7 @@ def launch(nproc: int, argv: list[str], env: dict[str, str]) -> None:
         raise EmojichError(f"--nproc must be at least 1; got {nproc}")
     os.environ.update(env)  # the agent passes its environment to the workers
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as torchrun: N processes × all cores would oversubscribe
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # said in one line below
     config = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5,
@@ -45,8 +45,8 @@ def launch(nproc: int, argv: list[str], env: dict[str, str]) -> None:
         rank, failure = exc.get_first_failure()
         how = f"was killed by {failure.signal_name()}" if failure.exitcode < 0 else f"exited with {failure.exitcode}"
         others = sorted(r for r in exc.failures if r != rank)
+        stopped = f"; {'rank' if len(others) == 1 else 'ranks'} {', '.join(map(str, others))} stopped with it"
         raise WorkersFailed(
-            f"training rank {rank} (pid {failure.pid}) {how}"
-            + (f"; ranks {', '.join(map(str, others))} stopped with it" if others else "")
-            + f"; a run it had started is marked interrupted or failed (emojich train --resume RUN --nproc {nproc})"
+            f"training rank {rank} (pid {failure.pid}) {how}" + (stopped if others else "")
+            + f"; the run is marked interrupted or failed: emojich train --resume {run or 'RUN'} --nproc {nproc}"
         ) from None

@@ -42,7 +42,7 @@ def train(
         argv += ["--name", name] if name else []
         for item in overrides or []:
             argv += ["--set", item]
-        launch(nproc, argv, env={"EMOJICH_HOME": str(home), "EMOJICH_DB": ctx.obj.db_url})
+        launch(nproc, argv, env={"EMOJICH_HOME": str(home), "EMOJICH_DB": ctx.obj.db_url}, run=resume or name)
         return
     try:
         info = _train(cfg, home, engine, resume, name, progress)
