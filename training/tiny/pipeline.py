@@ -56,26 +56,35 @@ def train_vae(home: Path, config: Config, force: bool = False, progress: bool = 
 def train_tiny(home: Path, engine, config: Config, name: str | None = None, progress: bool = True,
                resume: str | None = None, on_stage: Callable[[str], None] | None = None):
     """Every stage of STAGES in order (each only if missing), then a fine-tuning run (new, or `resume`d);
-    `on_stage(name)` is told as each stage starts. Returns the run's RunInfo."""
+    `on_stage(name)` is told as each stage starts. Returns the run's RunInfo.
+
+    Under torchrun rank 0 prepares (the others wait), then every rank trains."""
+    from training.dalle import distributed
     from training.dalle.train import train
 
     if config.model.source != "tiny":
         raise ValueError("train_tiny needs a config with model.source = 'tiny'")
     started = time.perf_counter()
+    world = distributed.setup(config.train.device)
     steps = {
         "dataset": lambda: ensure_dataset(home, engine, config, progress),
         "tokenizer": lambda: train_tokenizer(home, config),
         "vae": lambda: train_vae(home, config, progress=progress),
     }
-    for stage in STAGES[:-1]:
-        if on_stage:
-            on_stage(stage)
-        steps[stage]()
-    if on_stage:
+
+    def prepare() -> None:
+        for stage in STAGES[:-1]:
+            if on_stage:
+                on_stage(stage)
+            steps[stage]()
+
+    distributed.on_main(world, prepare)
+    if on_stage and world.is_main:
         on_stage(STAGES[-1])
     if resume:
         info = train(None, home, engine, resume=resume, progress=progress)
     else:
         info = train(config, home, engine, name=name, progress=progress)
-    tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
+    if world.is_main:
+        tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
     return info
