@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_train.py --size tiny            # CPU, configs/tiny.toml geometry
     python bench/bench_train.py --size full --batch 2            # GPU, Malevich geometry, random init
+    python -m torch.distributed.run --standalone --nproc-per-node 1 bench/bench_train.py --size full --batch 2 --ddp
+                                                                 # the same step through DDP (world size 1)
 
 The measured step is the training loop's: freeze attention+mlp (full) / nothing (tiny), weighted loss
 1e3, AdamW8bit (torch fused AdamW where bitsandbytes cannot run), clip 1.0, one-cycle LR, bf16 autocast.
@@ -22,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dalle_models import build_model, peak_tflops, synchronize  # noqa: E402
 from training.config import Config, TrainConfig  # noqa: E402
+from training.dalle import distributed  # noqa: E402
 from training.dalle.forward import layer_masks  # noqa: E402
 from training.dalle.freeze import cast_frozen, freeze  # noqa: E402
-from training.dalle.loss import dalle_losses  # noqa: E402
+from training.dalle.loss import LossModule  # noqa: E402
 from training.dalle.optim import make_optimizer, make_scaler, make_scheduler, optimizer_step  # noqa: E402
 
 
@@ -52,8 +55,15 @@ def main() -> None:
                         help="keep frozen weights in bf16, as the training loop does on CUDA")
     parser.add_argument("--checkpointing", action="store_true", help="recompute each layer in backward")
     parser.add_argument("--optimizer", choices=["adamw8bit", "adamw"], default="adamw8bit")
+    parser.add_argument("--ddp", action="store_true",
+                        help="wrap the step in DDP as the training loop does under torchrun (launch with torchrun)")
     args = parser.parse_args()
-    device = torch.device(args.device)
+    world = distributed.World()
+    if args.ddp:
+        if not distributed.launched():
+            raise SystemExit("--ddp: launch with torchrun / python -m torch.distributed.run")
+        world = distributed.setup("cuda" if args.device.startswith("cuda") else "cpu")
+    device = world.device(args.device) if world.backend == "nccl" else torch.device(args.device)
     batch = args.batch or (2 if args.size == "full" else 64)
     if args.size == "full" and device.type != "cuda":
         raise SystemExit("--size full needs a CUDA device")
@@ -67,7 +77,7 @@ def main() -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, optimizer_name = make_optimizer(params, config, device)
     scheduler = make_scheduler(optimizer, config, args.warmup + args.steps + 1)
-    masks = layer_masks(model)
+    loss_fn = distributed.wrap(world, LossModule(model, 1e3, layer_masks(model)), device)
     g = torch.Generator().manual_seed(0)
     text = torch.randint(4, model.vocab_size - model.text_seq_length, (batch, model.text_seq_length), generator=g)
     image = torch.randint(0, model.image_embeddings.num_embeddings, (batch, model.image_seq_length), generator=g)
@@ -75,12 +85,12 @@ def main() -> None:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     scaler = make_scaler("bf16", device)  # disabled: bf16 needs no loss scaling
 
-    def step():
+    def step():  # the training loop's step (train.py), sharding aside: world size 1
         with autocast:
-            losses = dalle_losses(model, text, image, 1e3, masks=masks, checkpoint=args.checkpointing)
-        optimizer_step(losses.loss, params, optimizer, scaler, 1.0)  # the training loop's step
+            loss, loss_text, loss_image = loss_fn(text, image, checkpoint=args.checkpointing)
+        optimizer_step(loss, params, optimizer, scaler, 1.0)  # the training loop's step
         scheduler.step()
-        return losses
+        return distributed.sum_over_ranks(world, torch.stack([loss, loss_text, loss_image]).detach())
 
     for _ in range(args.warmup):
         step()
@@ -100,7 +110,7 @@ def main() -> None:
         "params_M": round(report.total / 1e6, 1), "trainable_M": round(report.trainable / 1e6, 1),
         "build_s": round(build_s, 1), "s_per_step": round(seconds / args.steps, 4),
         "samples_per_s": round(samples_per_s, 2), "tokens_per_s": round(samples_per_s * seq),
-        "loss": round(float(losses.loss), 4),
+        "loss": round(float(losses[0]), 4), "ddp": world.describe() if world.active else "no",
     }
     if device.type == "cuda":
         result["peak_gpu_memory_GB"] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
@@ -111,7 +121,9 @@ def main() -> None:
             result["MFU"] = round(achieved / peak, 3)
     else:
         result["peak_rss_GB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
-    print(json.dumps(result))
+    if world.is_main:
+        print(json.dumps(result))
+    distributed.shutdown_process_group()
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 import db.limits  # noqa: F401  (every ORM flush checks text limits the same on SQLite and PostgreSQL)
+from db.errors import EmojichError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 BUSY_POLL_S = (0.001, 0.005)  # a waiting writer retries BEGIN IMMEDIATE this often (first, at most)
@@ -58,9 +60,29 @@ def _sqlite_begin(conn) -> None:
         dbapi.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
+class DatabaseUrlError(EmojichError):
+    pass
+
+
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine for any SQLAlchemy URL; SQLite files get their folder created."""
-    parsed = make_url(url)
+    """Create an engine for any SQLAlchemy URL; SQLite files get their folder created.
+
+    A URL that does not parse, or names a database whose driver is not installed, is one
+    DatabaseUrlError (password masked) before anything is created."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError("database URL is not a SQLAlchemy URL (e.g. sqlite:///var/emojich.db, "
+                               "postgresql+psycopg://user@host/db)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        return _make_engine(parsed, url, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUrlError(f"database {shown}: driver not available ({exc}); supported: sqlite, "
+                               "postgresql+psycopg") from None
+
+
+def _make_engine(parsed, url: str, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):

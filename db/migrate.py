@@ -22,11 +22,31 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+class UnknownRevision(EmojichError):
+    pass
+
+
+def check_revision(revision: str) -> None:
+    """UnknownRevision unless Alembic knows `revision` (head, base, an id, a relative step): checked
+    before any database is touched, so a typo creates nothing."""
+    from alembic.util import CommandError
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    try:
+        if revision not in ("head", "heads", "base") and revision[:1] not in "+-":
+            script.get_revisions(revision)
+    except CommandError as exc:
+        known = ", ".join(s.revision for s in script.walk_revisions())
+        raise UnknownRevision(f"unknown revision {revision!r} ({exc}); known: head, base, {known}") from None
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    check_revision(revision)
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
+    check_revision(revision)
     command.downgrade(alembic_config(url), revision)
 
 

@@ -32,6 +32,30 @@ def get_run_by_name(session: Session, name: str) -> Run | None:
     return session.scalar(select(Run).where(Run.name == name))
 
 
+def release_failed_name(session: Session, name: str) -> bool:
+    """Delete the run called `name` when it failed before writing any checkpoint (nothing to resume or
+    rate), so the corrected command can take the name again; True when a row was deleted."""
+    run = get_run_by_name(session, name)
+    if run is None or run.status != "failed":
+        return False
+    if session.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.run_id == run.id)):
+        return False
+    session.execute(delete(Metric).where(Metric.run_id == run.id))
+    session.delete(run)
+    session.flush()
+    return True
+
+
+def end_if_running(session: Session, run_id: int, status: str, error: str | None = None) -> bool:
+    """Set a final status unless the run already has one (a training process that outlives the one that
+    owns the row, e.g. another rank after rank 0 died); True when it was written."""
+    run = session.get(Run, run_id)
+    if run is None or run.status != "running":
+        return False
+    set_run_status(session, run_id, status, error=error)
+    return True
+
+
 def find_run(session: Session, key: str) -> Run:
     """A run by name, or by id when `key` is a number."""
     run = get_run_by_name(session, key)

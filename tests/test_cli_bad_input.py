@@ -84,3 +84,69 @@ def test_database_passwords_are_never_shown():
 
     assert display_url("postgresql+psycopg://ann:s3cret@db.local/emojich") == "postgresql+psycopg://ann:***@db.local/emojich"
     assert display_url("sqlite:////tmp/emojich.db") == "sqlite:////tmp/emojich.db"
+
+
+# ---- issue 17: input that still ended in a traceback (each: one line, non-zero exit, nothing written)
+
+
+def _nothing_written(home, engine) -> None:
+    from sqlalchemy import func, select
+
+    from db.engine import read_session
+    from db.models import Run
+
+    with read_session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 0
+    assert not (home / "datasets").exists() and not (home / "models").exists() and not (home / "checkpoints").exists()
+
+
+def test_config_file_that_is_not_utf8(home, engine, tmp_path, capsys):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    assert main(["train", "--config", str(path)]) == 1
+    line = _one_error_line(capsys)
+    assert str(path) in line and "UTF-8" in line
+    _nothing_written(home, engine)
+
+
+@pytest.mark.parametrize("override", ["train.seed=2**70", f"train.seed={2 ** 70}", f"sampling.seed={2 ** 64}",
+                                      f"vae.seed={-2 ** 63 - 1}", "train.seed=-1"])
+def test_seed_out_of_range_is_refused_before_anything_is_written(home, engine, capsys, override):
+    assert main(["train", "--config", "smoke", "--name", "seeded", "--set", override]) == 1
+    assert override.split("=")[0] in _one_error_line(capsys)
+    _nothing_written(home, engine)
+
+
+@pytest.mark.parametrize("override", ['name="abc', "name='abc", "train.freeze=[\"mlp\"", "model.name={"])
+def test_malformed_override_value_is_not_taken_as_a_string(home, engine, capsys, override):
+    assert main(["train", "--config", "smoke", "--set", override]) == 1
+    line = _one_error_line(capsys)
+    assert override.split("=")[0] in line and "malformed" in line
+    _nothing_written(home, engine)
+
+
+def test_bare_words_in_overrides_are_still_strings():
+    from training.config import load_config
+
+    assert load_config("smoke", ["name=smoke-b", "data.dataset=noto-ru"]).name == "smoke-b"
+
+
+def test_unknown_revision_for_db_upgrade(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "fresh" / "emojich.db"
+    monkeypatch.setenv("EMOJICH_HOME", str(tmp_path))
+    monkeypatch.setenv("EMOJICH_DB", f"sqlite:///{db}")
+    assert main(["db", "upgrade", "nonsense"]) == 1
+    assert "nonsense" in _one_error_line(capsys)
+    assert not db.exists() and not db.parent.exists()
+
+
+@pytest.mark.parametrize("url", ["mysql://ann:s3cret@db.local/emojich", "mssql+pyodbc://ann:s3cret@db.local/x",
+                                 "not a url"])
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["train", "--config", "smoke"], ["raters", "list"]])
+def test_database_url_without_its_driver(tmp_path, monkeypatch, capsys, url, command):
+    monkeypatch.setenv("EMOJICH_HOME", str(tmp_path))
+    monkeypatch.delenv("EMOJICH_DB", raising=False)
+    assert main(["--db", url, *command]) == 1
+    line = _one_error_line(capsys)
+    assert "database" in line and "s3cret" not in line
+    assert list(tmp_path.iterdir()) == []

@@ -213,3 +213,57 @@ def test_files_are_found_by_name_in_subfolders(tmp_path, messy_folder):
     assert report.problems == [
         "animated.gif: skipped: ambiguous: a file of that name is in images, rgba_valid"
     ]
+
+
+# ---- issue 17: every row resolves inside the folder or is skipped; huge fields are one skipped row
+
+
+def _write_csv(path, rows) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "caption"])
+        writer.writerows(rows)
+
+
+def test_rows_outside_the_folder_are_skipped_without_saying_whether_they_exist(tmp_path, messy_folder):
+    good = (messy_folder / "images" / "smile.png").read_bytes()
+    (tmp_path / "secret.png").write_bytes(good)  # next to the CSV, outside the folder
+    (messy_folder / "images" / "link.png").symlink_to(tmp_path / "secret.png")  # a link leading out
+    (messy_folder / "images" / "dangling.png").symlink_to(tmp_path / "nothing.png")
+    outside = ["../secret.png", "../nothing.png", str(tmp_path / "secret.png"), "/etc/passwd", "/no/such.png",
+               "images/../../secret.png", "images/link.png", "images/dangling.png"]
+    listing = tmp_path / "rows.csv"  # outside the folder: rows relative to it must still land inside
+    _write_csv(listing, [(f, f"строка {i}") for i, f in enumerate(outside)]
+               + [("secret.png", "рядом с csv"), ("images/smile.png", "улыбка")])
+    report = import_folder(tmp_path / "home", messy_folder, name="inside", csv_path=listing, size=32, val_size=0)
+    assert report.images == 1 and read_metadata(report.directory)[0].file == "images__smile.png"
+    reasons = {p.split(": skipped: ")[0]: p.split(": skipped: ")[1] for p in report.problems}
+    assert set(reasons) == {*outside, "secret.png"}
+    assert {reasons[f] for f in outside} == {"outside the dataset folder (not read)"}  # one answer, exists or not
+    assert reasons["secret.png"] == "listed in the CSV but not found"  # looked for in the folder only
+    assert sorted(p.name for p in (report.directory / "rgb").iterdir()) == ["images__smile.png"]
+
+
+def test_a_huge_field_or_file_name_is_one_skipped_row(tmp_path, messy_folder):
+    deep = messy_folder / ("д" * 100) / ("е" * 100)  # 200-byte folder names: each fits, the flat name would not
+    deep.mkdir(parents=True)
+    (deep / "smile.png").write_bytes((messy_folder / "images" / "smile.png").read_bytes())
+    listing = tmp_path / "rows.csv"
+    rows = [("images/smile.png", "а" * 200_000), ("x" * 5000 + ".png", "кот"), ("images/" + "я" * 300 + ".png", "я"),
+            ("b" * 200_000, "поле"), (f"{'д' * 100}/{'е' * 100}/smile.png", "глубоко"), ("images/Ёлка 1.png", "ёлка")]
+    _write_csv(listing, rows)
+    report = import_folder(tmp_path / "home", messy_folder, name="long", csv_path=listing, size=32, val_size=0)
+    assert report.images == 2, report.problems
+    assert len(report.problems) == 4 and all("skipped" in p and len(p) < 300 for p in report.problems)
+    files = {r.caption: r.file for r in read_metadata(report.directory)}
+    assert set(files) == {"глубоко", "елка"} and len(files["глубоко"].encode()) <= 200
+    assert (report.directory / "rgb" / files["глубоко"]).is_file()
+
+
+def test_a_field_beyond_the_csv_module_limit_is_one_skipped_line(tmp_path, messy_folder):
+    listing = tmp_path / "rows.csv"
+    listing.write_text("file,caption\nimages/smile.png,\"" + "б" * 300_000 + "\"\nimages/Ёлка 1.png,ёлка\n",
+                       encoding="utf-8")
+    entries, problems = read_caption_csv(listing)
+    assert [e["caption"] for e in entries] == ["елка"]
+    assert problems == ["rows.csv:2: skipped: caption longer than 500 characters"]

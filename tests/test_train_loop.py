@@ -59,6 +59,12 @@ def test_failed_run_records_its_error(engine, train_home, tiny_train_config):
     with read_session(engine) as s:
         run = s.scalar(select(Run).where(Run.name == "broken"))
         assert run.status == "failed" and "metadata.jsonl" in run.error
+    # A run that failed before its first checkpoint does not keep the name: the fixed command just runs.
+    info = train(tiny_train_config(train={"max_steps": 1}), train_home, engine, name="broken", progress=False)
+    per_ckpt, _, _, status, _ = _state(engine, info.run_id)
+    assert status == "finished" and per_ckpt == {0: 64, 1: 64}
+    with read_session(engine) as s:
+        assert s.scalars(select(Run.name)).all() == ["broken"]
 
 
 KILL_SCRIPT = """
@@ -159,3 +165,58 @@ def test_train_tiny_pipeline_at_smoke_scale_reuses_its_models(engine, train_home
     assert (vae.stat().st_mtime_ns, bpe.stat().st_mtime_ns) == stamps  # reused, not retrained
     per_ckpt, missing, _, status, _ = _state(engine, first.run_id)
     assert status == "finished" and per_ckpt == {0: 64, 4: 64, 8: 64, 12: 64} and missing == 0
+
+
+def _cli_args(tiny_models_dir, *extra: str) -> list[str]:
+    from tests.fixtures_training import TEST_OVERRIDES
+
+    sets = [f"{section}.{key}={json.dumps(value)}" for section, values in TEST_OVERRIDES.items()
+            for key, value in values.items()]
+    sets += [f"model.cache_dir={json.dumps(str(tiny_models_dir))}", *extra]
+    args = ["--config", str(REPO / "configs" / "tiny.toml"), "--no-progress"]
+    for item in sets:
+        args += ["--set", item]
+    return args
+
+
+def _wait_for_checkpoint(engine, name: str, step: int, proc, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        with read_session(engine) as s:
+            found = s.scalar(select(func.count()).select_from(Checkpoint).join(Run)
+                             .where(Run.name == name, Checkpoint.step >= step))
+        if found:
+            return
+        assert proc.poll() is None, "the run ended before the signal"
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.05)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_sigterm_marks_the_run_interrupted_and_resume_cleans_leftovers(home, engine, tiny_dataset_dir,
+                                                                     tiny_models_dir):
+    (home / "datasets").mkdir()
+    (home / "datasets" / tiny_dataset_dir.name).symlink_to(tiny_dataset_dir, target_is_directory=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "train", "--name", "term",
+                             *_cli_args(tiny_models_dir)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_checkpoint(engine, "term", 4, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("interrupted") and "Traceback" not in err
+    with read_session(engine) as s:
+        run_id = s.scalar(select(Run.id).where(Run.name == "term"))
+    per_ckpt, missing, _, status, _ = _state(engine, run_id)
+    assert status == "interrupted" and set(per_ckpt.values()) == {64} and missing == 0
+
+    folder = home / "checkpoints" / "term"
+    (folder / "step_12.pt.tmp").write_bytes(b"half a checkpoint")  # what a kill mid-write leaves
+    (folder / "step_99.pt").write_bytes(b"a file whose row was never written")
+    info = train(None, home, engine, resume="term", progress=False)
+    per_ckpt, missing, _, status, paths = _state(engine, info.run_id)
+    assert status == "finished" and list(per_ckpt) == [0, 4, 8, 12, 16, 18] and missing == 0
+    assert sorted(folder.iterdir()) == sorted(Path(p) for p in paths)  # one file per row, nothing else

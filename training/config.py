@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import re
 import tomllib
 import types
 import typing
@@ -25,6 +26,8 @@ class ConfigError(EmojichError):
 # Shipped as package data: tiny.toml, emojich.toml, smoke.toml and prompts/ (`configs/` at the top of the
 # source tree is a link to this folder).
 CONFIGS_DIR = Path(str(importlib.resources.files("training") / "configs"))
+SEED_MAX = 2**31 - 1  # seeds are stored in 32-bit integer columns (samples.seed) and feed torch generators
+INT_RANGE = (-(2**63), 2**63 - 1)  # every integer of a config fits a 64-bit column and a C long
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class VaeConfig:
         _between("vae.temperature_start", self.temperature_start, 0.01, 10.0)
         _between("vae.temperature_end", self.temperature_end, 0.01, 10.0)
         _between("vae.kl_weight", self.kl_weight, 0.0, 1.0)
+        _between("vae.seed", self.seed, 0, SEED_MAX)
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class TrainConfig:
         _between("train.grad_clip", self.grad_clip, 0.0, 1e6)
         _one_of("train.precision", self.precision, ("bf16", "fp16", "fp32"))
         _at_least("train.log_every", self.log_every, 1)
+        _between("train.seed", self.seed, 0, SEED_MAX)
         _one_of("train.device", self.device, ("auto", "cpu", "cuda"))
         _between("train.threads", self.threads, 0, 256)
 
@@ -179,7 +184,7 @@ class SamplingConfig:
         if not self.top_p > 0:
             raise ConfigError("sampling.top_p must be > 0")
         _between("sampling.temperature", self.temperature, 1e-3, 100.0)
-        _at_least("sampling.seed", self.seed, 0)
+        _between("sampling.seed", self.seed, 0, SEED_MAX)
         _at_least("sampling.batch_size", self.batch_size, 1)
 
 
@@ -248,6 +253,8 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     for item in overrides:
@@ -276,15 +283,22 @@ def replace(config: Config, **sections) -> Config:
     return config_from_dict(data)
 
 
+# What `--set key=word` may leave unquoted: no quotes, brackets, braces or `=`; anything else must be TOML.
+_BARE_WORD = re.compile(r"[^\"'\[\]{}=]*")
+
+
 def _apply_override(data: dict, item: str) -> None:
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"override {item!r} must look like section.key=value")
+    raw = raw.strip()
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()  # a bare word is a string
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        if _BARE_WORD.fullmatch(raw) is None:  # quoted, a list or a table that does not parse: a typo
+            raise ConfigError(f"override {key}: malformed value {raw[:80]!r} ({exc})") from None
+        value = raw  # a bare word is a string
     parts = key.split(".")
     node = data
     for part in parts[:-1]:
@@ -327,6 +341,8 @@ def _coerce(value, hint, key: str, origin: str):
         return float(value)
     if hint is int and isinstance(value, bool) or not isinstance(value, hint):
         raise ConfigError(f"{origin}: {key} must be {hint.__name__}, got {value!r}")
+    if hint is int and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise ConfigError(f"{origin}: {key} is out of range (a 64-bit integer); got {value}")
     return value
 
 

@@ -16,8 +16,27 @@ from db.home import Home
 from training.config import config_from_dict
 
 
+def run_dir(home: Path, run_name: str) -> Path:
+    return Home.resolve(home).checkpoint(run_name, 0).parent
+
+
 def checkpoint_path(home: Path, run_name: str, step: int) -> Path:
     return Home.resolve(home).checkpoint(run_name, step)
+
+
+def clean_leftovers(folder: Path, keep: set[str]) -> list[Path]:
+    """Remove what a killed run leaves in its checkpoint folder: `.tmp` files (killed mid-write) and
+    `step_N.pt` files no checkpoint row points at (killed before the row was written; the resumed run
+    trains those steps again). `keep`: the paths stored on the run's checkpoint rows (matched by file name:
+    the folder is the run's own)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    kept = {Path(p).name for p in keep}
+    leftovers = list(folder.glob("*.tmp")) + [p for p in folder.glob("step_*.pt") if p.name not in kept]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
 
 
 def save_atomic(state: dict, path: Path) -> None:

@@ -55,3 +55,18 @@ def dalle_losses(
     if reduction == "mean":
         loss_text, loss_image = loss_text.mean(), loss_image.mean()
     return Losses(weighted(loss_text, loss_image, loss_img_weight), loss_text, loss_image)
+
+
+class LossModule(torch.nn.Module):
+    """The training losses as a module's forward (loss, text, image), so DDP, which hooks a module's
+    forward to synchronise gradients, can wrap the training step; its parameters are the model's."""
+
+    def __init__(self, model: torch.nn.Module, loss_img_weight: float, masks=None) -> None:
+        super().__init__()
+        self.model, self.loss_img_weight = model, loss_img_weight
+        self.masks = masks if masks is not None else layer_masks(model)
+
+    def forward(self, text_ids: torch.Tensor, image_codes: torch.Tensor, checkpoint: bool = False):
+        losses = dalle_losses(self.model, text_ids, image_codes, self.loss_img_weight, checkpoint=checkpoint,
+                              masks=self.masks)
+        return losses.loss, losses.text, losses.image

@@ -3,8 +3,14 @@
 Side effects (metrics, checkpoint file, 64 eval samples in one DB transaction) live in one gated block.
 `train(config, home, engine, name=...)` starts a run; `train(None, home, engine, resume="RUN")`
 continues a run from its last checkpoint row with the same data order, LR schedule and RNG state.
-A run killed at any moment resumes cleanly: a checkpoint file whose DB row was never written is
-simply trained again (deterministically) and overwritten; metrics past the resumed step are deleted.
+A run killed at any moment resumes cleanly: a checkpoint file whose DB row was never written, or a
+half-written `.tmp`, is removed and trained again (deterministically); metrics past the resumed step
+are deleted.
+
+Under torchrun (see distributed.py) the same loop runs on every rank: each takes its shard of every
+global batch (the data order is a function of the global step, so a run resumes at any world size),
+DDP averages the gradients, each rank samples its share of the evaluation prompts, and rank 0 alone
+writes the checkpoint file, the metrics, the run row and the 64 samples (one transaction, as before).
 """
 from __future__ import annotations
 
@@ -27,12 +33,12 @@ from db.home import Home
 from training.captioner.score import score_after_checkpoint
 from training.config import Config, config_from_dict, config_to_dict, resolve_prompt_file
 from training.dalle import checkpoint as ckpt
-from training.dalle.bundle import resolve_device
+from training.dalle import distributed
 from training.dalle.data import batch_indices, read_examples, steps_per_epoch, tokenize
 from training.dalle.forward import layer_masks
 from training.dalle.freeze import cast_frozen, freeze, trainable_state
 from training.dalle.load import load_bundle
-from training.dalle.loss import dalle_losses
+from training.dalle.loss import LossModule
 from training.dalle.optim import make_optimizer, make_scaler, make_scheduler, optimizer_step
 from training.dalle.prompts import encode_prompts, read_prompt_file
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
@@ -70,8 +76,9 @@ def _autocast(device: torch.device, precision: str):
     return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
-def _start_or_resume(engine, config: Config | None, name: str | None, resume: str | None):
-    """(run id, run name, config, last checkpoint step or None, steps already sampled)."""
+def _start_or_resume(engine, config: Config | None, name: str | None, resume: str | None, home: Path):
+    """(run id, run name, config, last checkpoint step or None, steps already sampled); files of the run's
+    checkpoint folder that no checkpoint row points at (a kill mid-write or before the row) are removed."""
     with write_session(engine) as s:
         if resume is not None:
             run = runs_db.find_run(s, resume)
@@ -80,13 +87,18 @@ def _start_or_resume(engine, config: Config | None, name: str | None, resume: st
             step = None if last is None else last.step
             runs_db.delete_metrics_after(s, run.id, -1 if step is None else step)
             runs_db.set_run_status(s, run.id, "running")
-            done = {c.step for c in samples_db.list_checkpoints(s, run.id)}
-            return run.id, run.name, config, step, done
-        name = name or f"{config.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-        if runs_db.get_run_by_name(s, name) is not None:
-            raise RunExists(f"a run named {name!r} exists; use --resume {name} or another --name")
-        run = runs_db.add_run(s, name, config_to_dict(config), code_version=_code_version())
-        return run.id, run.name, config, None, set()
+            checkpoints = samples_db.list_checkpoints(s, run.id)
+            started = run.id, run.name, config, step, {c.step for c in checkpoints}
+        else:
+            name = name or f"{config.name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+            runs_db.release_failed_name(s, name)
+            if runs_db.get_run_by_name(s, name) is not None:
+                raise RunExists(f"a run named {name!r} exists; use --resume {name} or another --name")
+            run = runs_db.add_run(s, name, config_to_dict(config), code_version=_code_version())
+            checkpoints = []
+            started = run.id, run.name, config, None, set()
+    ckpt.clean_leftovers(ckpt.run_dir(home, started[1]), {c.path for c in checkpoints if c.path})
+    return started
 
 
 def _code_version() -> str | None:
@@ -108,26 +120,57 @@ def train(config: Config | None, home: Path, engine, name: str | None = None, re
         from training.dalle.load import pretrained_files
 
         check_files(pretrained_files(config.model, Path(home)), f"ruDALL-E {config.model.name} weights")
-    run_id, run_name, config, resume_step, sampled = _start_or_resume(engine, config, name, resume)
+    stored = config if config is not None else load_run_config(engine, resume)  # a read: every rank may
+    world = distributed.setup(stored.train.device)
+    if world.active and stored.train.batch_size < world.size:
+        raise EmojichError(f"train.batch_size {stored.train.batch_size} is the global batch: it must be at least "
+                           f"the number of processes ({world.size})")
+    run_id, run_name, config, resume_step, sampled = distributed.on_main(
+        world, lambda: _start_or_resume(engine, config, name, resume, Path(home)))
     try:
-        info = _train(config, Path(home), engine, run_id, run_name, resume_step, sampled, progress, device)
-    except KeyboardInterrupt:
-        with write_session(engine) as s:
-            runs_db.set_run_status(s, run_id, "interrupted")
-        raise
+        info = _train(config, Path(home), engine, run_id, run_name, resume_step, sampled, progress, device, world)
+        distributed.barrier(world)  # every rank has finished before the run is called finished
     except BaseException as exc:
-        with write_session(engine) as s:
-            runs_db.set_run_status(s, run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        _record_stop(engine, world, run_id, exc)
+        if distributed.is_peer_loss(world, exc):
+            raise distributed.RankLost(f"another training process of run {run_name} stopped ({_first_line(exc)}); "
+                                       f"run marked interrupted: emojich train --resume {run_name}") from exc
         raise
-    with write_session(engine) as s:
-        runs_db.set_run_status(s, run_id, "finished")
+    if world.is_main:
+        with write_session(engine) as s:
+            runs_db.set_run_status(s, run_id, "finished")
     return info
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _record_stop(engine, world, run_id: int, exc: BaseException) -> None:
+    """interrupted (Ctrl-C, SIGTERM, a lost rank) or failed (anything else). Rank 0 owns the run row; another
+    rank writes only while the row still says running (rank 0 may be the process that died)."""
+    interrupted = isinstance(exc, KeyboardInterrupt) or distributed.is_peer_loss(world, exc)
+    status = "interrupted" if interrupted else "failed"
+    error = None if interrupted else f"{type(exc).__name__}: {exc}"
+    if world.active and not world.is_main:
+        error = error and f"rank {world.rank}: {error}"
+    try:
+        with write_session(engine) as s:
+            if world.is_main:
+                runs_db.set_run_status(s, run_id, status, error=error)
+            else:
+                runs_db.end_if_running(s, run_id, status, error=error)
+    except Exception:  # the original error is the one to report
+        if not world.active:
+            raise
+
+
 def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resume_step: int | None,
-           sampled: set[int], progress: bool, device: torch.device | None) -> RunInfo:
+           sampled: set[int], progress: bool, device: torch.device | None,
+           world: distributed.World = distributed.World()) -> RunInfo:
     tc, sc = config.train, config.sampling
-    device = device or resolve_device(tc.device)
+    device = device or world.device(tc.device)
+    progress = progress and world.is_main
     if device.type == "cpu" and tc.threads:
         torch.set_num_threads(tc.threads)  # fixed by the config, so results do not depend on the machine
     torch.manual_seed(tc.seed)
@@ -145,14 +188,13 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
     scheduler = make_scheduler(optimizer, config, total)
     scaler = make_scaler(tc.precision, device)  # fp16 only: loss scaling, clipping after unscale
     per_epoch = steps_per_epoch(n, tc.batch_size)
-    masks = layer_masks(model)
+    loss_fn = distributed.wrap(world, LossModule(model, tc.loss_img_weight, layer_masks(model)), device)
 
     prompt_texts = read_prompt_file(resolve_prompt_file(sc.prompts))
-    with write_session(engine) as s:
-        prompt_set = samples_db.ensure_prompt_set(s, sc.prompt_set, prompt_texts)
-        prompt_ids = [p.id for p in samples_db.list_prompts(s, prompt_set.id)]
+    prompt_ids = distributed.on_main(world, lambda: _prompt_ids(engine, sc.prompt_set, prompt_texts))
     prompt_tokens = encode_prompts(bundle.tokenizer, prompt_texts, bundle.text_seq_length, warn=False)
     params_sampling = SamplingParams(sc.top_k, sc.top_p, sc.temperature, sc.batch_size)
+    my_prompts = distributed.my_share(world, len(prompt_ids))  # sampling is sharded too
 
     step = 0
     if resume_step is not None:
@@ -164,8 +206,10 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
             scaler.load_state_dict(state["scaler"])
         ckpt.set_rng_state(state["rng"])
         step = state["step"]
-    tqdm.write(f"run {run_name}: {report}; {n} examples, {total} steps, optimizer {optimizer_name}, "
-               f"device {device}" + (f", resumed at step {step}" if resume_step is not None else ""))
+    if world.is_main:
+        tqdm.write(f"run {run_name}: {report}; {n} examples, {total} steps, optimizer {optimizer_name}, "
+                   f"device {device}, {world.describe()}" + (f", resumed at step {step}" if resume_step is not None
+                                                             else ""))
 
     sample_at = set(sampling_steps(config, total))
     full_weights = config.model.source == "tiny"
@@ -176,60 +220,71 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
     epochs = math.ceil(total / per_epoch)
     try:
         while True:
-            # ---- side effects, all here: checkpoint file, then the 64 samples (rows in one transaction)
+            # ---- side effects, all here: checkpoint file (rank 0), each rank's share of the 64 samples,
+            #      then rank 0 writes the checkpoint row + all 64 samples in one transaction
             if step in sample_at and step not in sampled:
                 path = ckpt.checkpoint_path(home, run_name, step)
-                weights = {n_: p.detach().cpu() for n_, p in model.named_parameters()} if full_weights \
-                    else trainable_state(model)
-                ckpt.save_atomic({
-                    "step": step, "epoch": step / per_epoch, "model": weights,
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "config": config_to_dict(config),
-                    "optimizer_name": optimizer_name,
-                }, path)
+                if world.is_main:
+                    weights = {n_: p.detach().cpu() for n_, p in model.named_parameters()} if full_weights \
+                        else trainable_state(model)
+                    ckpt.save_atomic({
+                        "step": step, "epoch": step / per_epoch, "model": weights,
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "config": config_to_dict(config),
+                        "optimizer_name": optimizer_name,
+                    }, path)
                 rng = ckpt.rng_state()  # sampling must not change the training run's random stream
                 bar.set_postfix_str(f"sampling {len(prompt_ids)} prompts at step {step}")
-                codes, ppl = sample_codes(model, prompt_tokens, [sc.seed] * len(prompt_ids), params_sampling)
+                codes, ppl = sample_codes(model, prompt_tokens[my_prompts], [sc.seed] * len(my_prompts),
+                                          params_sampling)
                 images = decode_images(bundle.vae, codes)
                 ckpt.set_rng_state(rng)
-                new = [samples_db.NewSample(prompt_id=pid, seed=sc.seed, image=img, top_k=sc.top_k,
-                                            top_p=sc.top_p, temperature=sc.temperature, perplexity=float(pp))
-                       for pid, img, pp in zip(prompt_ids, images, ppl.tolist(), strict=True)]
-                samples_db.write_checkpoint_with_samples(engine, run_id, step, step / per_epoch,
-                                                         Home.resolve(home).to_stored(path), new)
+                mine = list(zip(my_prompts, images, ppl.tolist(), strict=True))
+                gathered = sorted(distributed.gather_on_main(world, mine), key=lambda item: item[0])
+                if world.is_main:
+                    new = [samples_db.NewSample(prompt_id=prompt_ids[i], seed=sc.seed, image=img, top_k=sc.top_k,
+                                                top_p=sc.top_p, temperature=sc.temperature, perplexity=float(pp))
+                           for i, img, pp in gathered]
+                    samples_db.write_checkpoint_with_samples(engine, run_id, step, step / per_epoch,
+                                                             Home.resolve(home).to_stored(path), new)
                 sampled.add(step)
-                score_after_checkpoint(home, engine, run_id, config, device)  # caption loss, when a captioner fits
+                if world.is_main:
+                    score_after_checkpoint(home, engine, run_id, config, device)  # caption loss, when a captioner fits
                 model.train()
             if step >= total:
                 break
 
-            # ---- one optimizer step
+            # ---- one optimizer step over the global batch (this rank's shard of it)
             model.train()
             started = time.perf_counter()
             epoch, index = batch_indices(n, tc.batch_size, tc.seed, step)
-            text_ids = data.text_ids[index].to(device)
-            image_codes = data.image_codes[index].to(device)
+            local, weight = distributed.shard(world, index)
+            text_ids = data.text_ids[local].to(device)
+            image_codes = data.image_codes[local].to(device)
             with _autocast(device, tc.precision):
-                losses = dalle_losses(model, text_ids, image_codes, tc.loss_img_weight, masks=masks)
+                loss, loss_text, loss_image = loss_fn(text_ids, image_codes)
             lr = optimizer.param_groups[0]["lr"]
-            grad_norm, stepped = optimizer_step(losses.loss, params, optimizer, scaler, tc.grad_clip)
+            # DDP averages gradients over ranks: (loss × this shard's weight) gives the global batch's mean
+            grad_norm, stepped = optimizer_step(loss * weight, params, optimizer, scaler, tc.grad_clip)
             with warnings.catch_warnings():  # the schedule follows the iteration, skipped steps included
                 warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()` before")
                 scheduler.step()
             step += 1
+            share = weight / world.size  # this rank's part of the global mean
+            logged = distributed.sum_over_ranks(world, torch.stack([loss, loss_text, loss_image]).detach() * share)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             window["seconds"] += time.perf_counter() - started
             window["examples"] += len(index)
             window["n"] += 1
             window["skipped"] += not stepped
-            for key, value in (("loss", losses.loss), ("loss_text", losses.text), ("loss_image", losses.image)):
-                window[key] += float(value.detach())
+            for key, value in zip(("loss", "loss_text", "loss_image"), logged.tolist(), strict=True):
+                window[key] += float(value)
             if stepped:  # a skipped step's norm is inf or NaN
                 window["grad_norm"] += float(grad_norm)
             bar.update(1)
 
-            if step % tc.log_every == 0 or step == total:
+            if world.is_main and (step % tc.log_every == 0 or step == total):
                 k = window["n"]
                 metrics = {key: window[key] / k for key in ("loss", "loss_text", "loss_image")}
                 if k > window["skipped"]:
@@ -243,11 +298,18 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
                     runs_db.add_metrics(s, run_id, step, metrics)
                 bar.set_postfix(epoch=f"{min(step // per_epoch + 1, epochs)}/{epochs}", loss=f"{metrics['loss']:.3f}",
                                 img=f"{metrics['loss_image']:.3f}", checkpoints=len(sampled), lr=f"{lr:.2e}")
+            if step % tc.log_every == 0 or step == total:
                 window = dict.fromkeys(window, 0.0)
                 window["n"] = 0
     finally:
         bar.close()
     return RunInfo(run_id, run_name, step, total)
+
+
+def _prompt_ids(engine, prompt_set_name: str, texts: list[str]) -> list[int]:
+    with write_session(engine) as s:
+        prompt_set = samples_db.ensure_prompt_set(s, prompt_set_name, texts)
+        return [p.id for p in samples_db.list_prompts(s, prompt_set.id)]
 
 
 def load_run_config(engine, key: str) -> Config:

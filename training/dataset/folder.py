@@ -3,14 +3,20 @@ the report's Kaggle `russian-emoji` layout, through the same normalisation as th
 
 Every bad or normalised input gets one line in the report; the valid rest is imported. Files
 only: `register_dataset` then writes the rows in one transaction.
+
+Every row resolves inside the folder or is skipped: an absolute path, a `..` step or a link that leads
+out is "outside the dataset folder (not read)" whether or not such a file exists, and a file next to a
+CSV that lives outside the folder is never looked at. A field longer than its database column (caption
+500 characters, ...) or a file name the file system cannot hold is one skipped row.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
@@ -38,6 +44,13 @@ EMOJI_COLUMNS = ("emoji", "symbol", "char")
 LICENSE_COLUMNS = ("license", "licence")
 DEFAULT_LICENSE = "as in the source (see its own notices)"
 _UNSAFE = re.compile(r"[^\w.-]+")
+OUTSIDE = "outside the dataset folder (not read)"
+MAX_NAME_BYTES = 255  # one path component (Linux, macOS, Windows)
+OUTPUT_NAME_BYTES = 200  # room for the temporary name the atomic writes use (".NAME.tmp")
+MAX_PATH_CHARS = DatasetItem.file.type.length  # what the dataset_items.file column holds
+CSV_FIELD_LIMIT = 64 * 2**20  # read any field, then skip what is too long (csv's own limit is 128 KiB)
+LIMITS = {"caption": DatasetItem.caption.type.length, "emoji": DatasetItem.emoji.type.length,
+          "license": DatasetItem.license.type.length}
 
 
 class FolderImportError(EmojichError):
@@ -65,50 +78,71 @@ def read_caption_csv(path: Path) -> tuple[list[dict], list[str]]:
 
     A header naming the columns is used when present (file/filename/image…, caption/text…);
     otherwise the first two columns are file and caption."""
+    previous_limit = csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.reader(fh))
+            rows, unreadable = _csv_rows(fh, path.name)
     except (OSError, UnicodeDecodeError) as exc:
         raise FolderImportError(f"cannot read CSV {path}: {exc}") from exc
+    finally:
+        csv.field_size_limit(previous_limit)
     if not rows:
         raise FolderImportError(f"CSV {path} is empty")
-    header = rows[0]
+    header = rows[0][1]
     file_col, caption_col = _pick(header, FILE_COLUMNS), _pick(header, CAPTION_COLUMNS)
     if file_col is None or caption_col is None:
-        file_col, caption_col, body, first_line = 0, 1, rows, 1
+        file_col, caption_col, body = 0, 1, rows
         emoji_col = license_col = None
     else:
-        body, first_line = rows[1:], 2
+        body = rows[1:]
         emoji_col, license_col = _pick(header, EMOJI_COLUMNS), _pick(header, LICENSE_COLUMNS)
-    entries, problems = [], []
-    for number, row in enumerate(body, first_line):
+    entries, problems = [], list(unreadable)
+    for number, row in body:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(file_col, caption_col):
             problems.append(f"{path.name}:{number}: skipped: fewer than two columns")
             continue
-        file, caption = row[file_col].strip(), normalize_caption(row[caption_col])
-        if not file or not caption:
+        entry = {"file": row[file_col].strip(), "caption": row[caption_col], "emoji": _cell(row, emoji_col),
+                 "license": _cell(row, license_col)}
+        too_long = next((key for key, limit in LIMITS.items() if entry[key] and len(entry[key]) > limit), None)
+        if too_long:
+            problems.append(f"{path.name}:{number}: skipped: {too_long} longer than {LIMITS[too_long]} characters")
+            continue
+        entry["caption"] = normalize_caption(entry["caption"])
+        if not entry["file"] or not entry["caption"]:
             problems.append(f"{path.name}:{number}: skipped: empty file name or caption")
             continue
-        too_long = _too_long(caption=caption, emoji=_cell(row, emoji_col), license=_cell(row, license_col))
+        too_long = _too_long(caption=entry["caption"], emoji=entry["emoji"], license=entry["license"])
         if too_long:  # found here, before any file is written (db/limits.py: the same on SQLite and PostgreSQL)
             problems.append(f"{path.name}:{number}: skipped: {too_long}")
             continue
-
-        entries.append(
-            {
-                "file": file,
-                "caption": caption,
-                "emoji": _cell(row, emoji_col),
-                "license": _cell(row, license_col),
-            }
-        )
+        entries.append(entry)
     return entries, problems
 
 
 def _too_long(**values: str | None) -> str | None:
     return next((p for column, v in values.items() if (p := text_problem(DatasetItem, column, v))), None)
+
+
+def _csv_rows(fh, name: str) -> tuple[list[tuple[int, list[str]]], list[str]]:
+    """(record number, cells) of every readable record; a record the csv module rejects is one problem."""
+    reader, rows, problems, number = csv.reader(fh), [], [], 0
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows, problems
+        except csv.Error as exc:
+            problems.append(f"{name}:{number}: skipped: {exc}")
+            continue
+        rows.append((number, row))
+
+
+def shown(file: str, width: int = 80) -> str:
+    """A file name as the report prints it: a huge one shortened (the row is skipped, not echoed)."""
+    return file if len(file) <= width else f"{file[:60]}… ({len(file)} characters)"
 
 
 def _cell(row: list[str], col: int | None) -> str | None:
@@ -118,23 +152,38 @@ def _cell(row: list[str], col: int | None) -> str | None:
 
 
 class _Finder:
-    """Where a CSV's file lives: relative to the folder or to the CSV, else found by its name in
-    the folder's subfolders (the Kaggle archive keeps images in subfolders such as rgba/)."""
+    """Where a CSV's file lives, always inside the folder: relative to the folder or to the CSV, else
+    found by its name in the folder's subfolders (the Kaggle archive keeps images in subfolders such
+    as rgba/). Nothing outside the folder is opened or even tested for existence."""
 
     def __init__(self, folder: Path, csv_path: Path) -> None:
         self.folder, self.csv_dir = folder, csv_path.parent
+        self.root = folder.resolve()
         self._by_name: dict[str, list[Path]] | None = None
 
+    def _inside(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.root)
+
     def find(self, file: str) -> tuple[Path | None, str]:
-        for candidate in (self.folder / file, self.csv_dir / file):
-            if candidate.is_file():
-                return candidate, ""
+        relative = PurePosixPath(file.replace("\\", "/"))
+        if relative.is_absolute() or ".." in relative.parts or re.match(r"[A-Za-z]:", file):
+            return None, OUTSIDE
+        if len(file) > MAX_PATH_CHARS or any(len(part.encode()) > MAX_NAME_BYTES for part in relative.parts):
+            return None, "file name too long"
+        candidate = self.folder / relative
+        if not self._inside(candidate):  # a link in the folder that leads out of it
+            return None, OUTSIDE
+        if candidate.is_file():
+            return candidate, ""
+        beside_csv = self.csv_dir / relative
+        if self._inside(beside_csv) and beside_csv.is_file():
+            return beside_csv, ""
         if self._by_name is None:
             self._by_name = {}
             for path in sorted(self.folder.rglob("*")):
-                if path.is_file():
+                if path.is_file() and self._inside(path):
                     self._by_name.setdefault(path.name, []).append(path)
-        matches = self._by_name.get(Path(file).name, [])
+        matches = self._by_name.get(relative.name, [])
         if len(matches) == 1:
             return matches[0], ""
         if matches:
@@ -144,9 +193,15 @@ class _Finder:
 
 
 def output_name(file: str) -> str:
-    """A flat, safe PNG name for an input path ("emoji/Ёлка 1.jpg" → "emoji__Ёлка_1.png")."""
+    """A flat, safe PNG name for an input path ("emoji/Ёлка 1.jpg" → "emoji__Ёлка_1.png"); one too long
+    for a file system keeps its start and ends in a hash of the whole path."""
     stem = str(Path(file).with_suffix("")).replace("\\", "/").strip("/").replace("/", "__")
-    return _UNSAFE.sub("_", stem) + ".png"
+    name = _UNSAFE.sub("_", stem) + ".png"
+    if len(name.encode()) <= OUTPUT_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(file.encode()).hexdigest()[:12]
+    head = name[:-4].encode()[:OUTPUT_NAME_BYTES - len(digest) - 5].decode("utf-8", errors="ignore")
+    return f"{head}_{digest}.png"
 
 
 def import_folder(
@@ -183,19 +238,19 @@ def import_folder(
         file = entry["file"]
         path, why = finder.find(file)
         if path is None:
-            problems.append(f"{file}: skipped: {why}")
+            problems.append(f"{shown(file)}: skipped: {why}")
             continue
         out = output_name(file)
         if out in taken:
-            problems.append(f"{file}: skipped: same output name as {taken[out]}")
+            problems.append(f"{shown(file)}: skipped: same output name as {shown(taken[out])}")
             continue
         try:
             loaded = load_rgba(path, max_pixels=max_pixels)
         except BadInputFile as exc:
-            problems.append(f"{file}: skipped: {exc}")
+            problems.append(f"{shown(file)}: skipped: {exc}")
             continue
         if loaded.notes:
-            problems.append(f"{file}: normalised: {'; '.join(loaded.notes)}")
+            problems.append(f"{shown(file)}: normalised: {'; '.join(loaded.notes)}")
         image = loaded.image
         resized = upscaler(image, size) if image.width < size else lanczos(image, size)
         taken[out] = file

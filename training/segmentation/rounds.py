@@ -126,6 +126,18 @@ class RoundResult:
         return "\n".join(lines)
 
 
+def clean_model_leftovers(home: Path, keep: set[str]) -> list[Path]:
+    """Remove model files no round row points at (a round killed between saving its model and
+    committing its row) and half-written temporary files; returns what was removed."""
+    folder = model_dir(home)
+    if not folder.is_dir():
+        return []
+    leftovers = [p for p in folder.glob("round_*.pt") if p.name not in keep] + list(folder.glob(".round_*.pt.tmp"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def _mask_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L")) >= 128
 
@@ -220,6 +232,7 @@ def run_round(
     previous = next((r for r in reversed(earlier) if r.model_path), None)
     previous_path = None if previous is None else str(Home.resolve(home).from_stored(previous.model_path))
     previous_pretrained = None if previous is None else previous.encoder_pretrained
+    clean_model_leftovers(home, {Path(r.model_path).name for r in earlier if r.model_path})
 
     torch.manual_seed(seed)  # a model from scratch starts from the same weights whatever ran before in this process
     model, started_from, pretrained = _start_model(config, from_previous, previous_path, previous_pretrained, notes,
@@ -243,46 +256,50 @@ def run_round(
     if fixed_gate is not None:
         gate = GateChoice(fixed_gate, gate.auc, "fixed by the caller")
     path = save_model(Home.resolve(home).segmentation_model(number), model, config, gate.gate, number)
-    loaded = LoadedModel(model, config, gate.gate, number, path)
+    try:  # the model file exists only with its round row: an interruption before the commit removes it
+        loaded = LoadedModel(model, config, gate.gate, number, path)
 
-    new_masks: list[tuple[int, PreparedImage, str, float | None, float | None]] = []
-    for start in range(0, len(undecided), PREDICT_CHUNK):
-        chunk = undecided[start:start + PREDICT_CHUNK]
-        with read_session(engine) as session:
-            rgbs = [to_rgb_on_white(get_image(session, sha)) for _, sha in chunk]
-        for (sample_id, _), result in zip(chunk, segment(rgbs, loaded, contour_params, device=device), strict=True):
-            new_masks.append(
-                (sample_id, _png(result.mask), result.method, result.confidence_mean, result.confidence_object)
-            )
-    accepted = sum(1 for m in new_masks if m[2] == "unet")
+        new_masks: list[tuple[int, PreparedImage, str, float | None, float | None]] = []
+        for start in range(0, len(undecided), PREDICT_CHUNK):
+            chunk = undecided[start:start + PREDICT_CHUNK]
+            with read_session(engine) as session:
+                rgbs = [to_rgb_on_white(get_image(session, sha)) for _, sha in chunk]
+            for (sample_id, _), result in zip(chunk, segment(rgbs, loaded, contour_params, device=device), strict=True):
+                new_masks.append(
+                    (sample_id, _png(result.mask), result.method, result.confidence_mean, result.confidence_object)
+                )
+        accepted = sum(1 for m in new_masks if m[2] == "unet")
 
-    best_previous = max((r.val_iou for r in earlier if r.val_iou is not None), default=None)
-    plateau = (
-        evaluation.mean_iou is not None
-        and best_previous is not None
-        and evaluation.mean_iou - best_previous < plateau_delta
-    )
-    with write_session(engine) as session:
-        add_masks(session, [
-            NewMask(image, source=method, status="accepted" if method == "unet" else "needs_review", sample_id=sample_id,
-                    round=number, confidence_mean=mean, confidence_object=second)
-            for sample_id, image, method, mean, second in new_masks
-        ])
-        add_segmentation_round(
-            session,
-            round=number,
-            encoder=encoder,
-            train_size=len(train_records),
-            val_size=len(val_records),
-            val_iou=evaluation.mean_iou,
-            val_dice=evaluation.mean_dice,
-            predicted=len(new_masks),
-            share_accepted=accepted / len(new_masks) if new_masks else None,
-            gate=gate.gate.describe(),
-            plateau=plateau,
-            model_path=Home.resolve(home).to_stored(path),
-            encoder_pretrained=pretrained,
+        best_previous = max((r.val_iou for r in earlier if r.val_iou is not None), default=None)
+        plateau = (
+            evaluation.mean_iou is not None
+            and best_previous is not None
+            and evaluation.mean_iou - best_previous < plateau_delta
         )
+        with write_session(engine) as session:
+            add_masks(session, [
+                NewMask(image, source=method, status="accepted" if method == "unet" else "needs_review",
+                        sample_id=sample_id, round=number, confidence_mean=mean, confidence_object=second)
+                for sample_id, image, method, mean, second in new_masks
+            ])
+            add_segmentation_round(
+                session,
+                round=number,
+                encoder=encoder,
+                train_size=len(train_records),
+                val_size=len(val_records),
+                val_iou=evaluation.mean_iou,
+                val_dice=evaluation.mean_dice,
+                predicted=len(new_masks),
+                share_accepted=accepted / len(new_masks) if new_masks else None,
+                gate=gate.gate.describe(),
+                plateau=plateau,
+                model_path=Home.resolve(home).to_stored(path),
+                encoder_pretrained=pretrained,
+            )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     if not val_records:
         notes.append("no validation masks: the released gate (mean ≥ 0.99) is used and IoU is not measured")
     return RoundResult(

@@ -120,12 +120,25 @@ def tiny_stages(home: Path, engine, config: Config, name: str | None = None, pro
 def train_tiny(home: Path, engine, config: Config, name: str | None = None, progress: bool = True,
                resume: str | None = None, on_stage: Callable[[str], None] | None = None):
     """Every stage of STAGES in order (each only if missing), then a fine-tuning run (new, or `resume`d);
-    `on_stage(name)` is told as each stage starts. Returns the run's RunInfo."""
+    `on_stage(name)` is told as each stage starts. Returns the run's RunInfo.
+
+    Under torchrun rank 0 prepares (the others wait), then every rank trains."""
+    from training.dalle import distributed
+
     started = time.perf_counter()
-    result = None
-    for stage in tiny_stages(home, engine, config, name=name, progress=progress, resume=resume):
-        if on_stage:
-            on_stage(stage.name)
-        result = stage.run()
-    tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
-    return result
+    stages = tiny_stages(home, engine, config, name=name, progress=progress, resume=resume)
+    world = distributed.setup(config.train.device)
+
+    def prepare() -> None:
+        for stage in stages[:-1]:
+            if on_stage:
+                on_stage(stage.name)
+            stage.run()
+
+    distributed.on_main(world, prepare)
+    if on_stage and world.is_main:
+        on_stage(stages[-1].name)
+    info = stages[-1].run()
+    if world.is_main:
+        tqdm.write(f"tiny pipeline: {time.perf_counter() - started:.0f} s")
+    return info

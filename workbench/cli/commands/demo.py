@@ -1,24 +1,7 @@
 """`emojich demo`: the whole loop at tiny size on CPU, serving the workbench while the fine-tune trains."""
 from __future__ import annotations
 
-import contextlib
-import signal
-
 import typer
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM stops the demo the way Ctrl-C does: the run is marked interrupted and the server stopped."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def demo(
@@ -36,8 +19,7 @@ def demo(
 
     settings = {"overrides": tuple(override), "serve": serve, "port": port, "address": address}
     options = quick_options(**settings) if quick else DemoOptions(**settings)
-    with sigterm_as_interrupt():
-        run_demo(ctx.obj.home, ctx.obj.db_url, options)
+    run_demo(ctx.obj.home, ctx.obj.db_url, options)  # SIGTERM stops it as Ctrl-C does (workbench/cli/main.py)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,126 @@
+"""Data-parallel fine-tuning on the CPU: 2 gloo ranks through `emojich train --nproc 2` (torch's elastic
+launcher, as torchrun), compared with one process on the same global batch.
+
+Tolerance: every logged metric (loss, text/image loss, grad norm, LR) of the 2-rank run equals the
+single process's to rel 1e-4: the ranks' shard means, weighted and averaged by DDP, are the global
+batch's mean up to float summation order. Step-0 samples are bit-identical (the same weights, and each
+sample has its own seed), which also proves the gathered samples are stored in prompt order.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from sqlalchemy import select
+
+from db.engine import read_session
+from db.models import Checkpoint, Run, Sample
+from tests.test_train_loop import REPO, _cli_args, _state, _wait_for_checkpoint
+from training.dalle import distributed
+from training.dalle.train import train
+
+STEPS = 16  # checkpoints at 0, 4, 8, 12, 16: rank 1 is killed once step 4's is in, well before the end
+
+
+def _ranks_of(launcher_pid: int) -> dict[int, int]:
+    """{rank: pid} of the workers the launcher started (their RANK variable, read from /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid != launcher_pid:
+                continue
+            env = dict(v.split("=", 1) for v in (entry / "environ").read_text().split("\0") if "=" in v)
+        except (OSError, IndexError, ValueError):
+            continue
+        if "RANK" in env:
+            found[int(env["RANK"])] = int(entry.name)
+    return found
+
+
+def _samples(engine, run_id: int) -> dict[int, list[tuple[int, str, float]]]:
+    with read_session(engine) as s:
+        rows = s.execute(select(Checkpoint.step, Sample.prompt_id, Sample.image_sha256, Sample.perplexity)
+                         .join(Sample, Sample.checkpoint_id == Checkpoint.id).where(Checkpoint.run_id == run_id)
+                         .order_by(Checkpoint.step, Sample.prompt_id)).all()
+    out: dict[int, list] = {}
+    for step, prompt, sha, ppl in rows:
+        out.setdefault(step, []).append((prompt, sha, ppl))
+    return out
+
+
+def test_shards_cover_the_global_batch_and_weight_to_its_mean():
+    index = torch.arange(7)
+    parts = [distributed.shard(distributed.World(rank=r, size=3, backend="gloo"), index) for r in range(3)]
+    assert sorted(torch.cat([p for p, _ in parts]).tolist()) == list(range(7))
+    # DDP averages over 3 ranks: (1/3) Σ w_r ∇mean_r = Σ (n_r/7) ∇mean_r, the gradient of the mean over 7
+    assert [w for _, w in parts] == pytest.approx([3 * len(p) / 7 for p, _ in parts])
+    assert sum(w for _, w in parts) / 3 == pytest.approx(1.0)
+    short = [distributed.shard(distributed.World(rank=r, size=3, backend="gloo"), index[:2]) for r in range(3)]
+    assert [len(p) for p, _ in short] == [1, 1, 1] and short[2][1] == 0.0  # an empty shard runs at weight 0
+    assert distributed.my_share(distributed.World(rank=1, size=3, backend="gloo"), 8) == [1, 4, 7]
+
+
+@pytest.mark.usefixtures("one_torch_thread")  # a busy 2-core machine: 2 threads spin-wait on each other
+def test_two_gloo_ranks_match_one_process_and_a_killed_rank_resumes(home, engine, tiny_dataset_dir,
+                                                                     tiny_models_dir, tiny_train_config):
+    (home / "datasets").mkdir()
+    (home / "datasets" / tiny_dataset_dir.name).symlink_to(tiny_dataset_dir, target_is_directory=True)
+    reference = train(tiny_train_config(train={"max_steps": STEPS}), home, engine, name="single", progress=False)
+    expected = _state(engine, reference.run_id)[2]
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "EMOJICH_HOME": str(home), "EMOJICH_DB": str(engine.url)}
+    args = [sys.executable, "-m", "workbench.cli", "train", "--nproc", "2", "--name", "ddp",
+            *_cli_args(tiny_models_dir, f"train.max_steps={STEPS}")]
+    launcher = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_checkpoint(engine, "ddp", 4, launcher)
+        ranks = _ranks_of(launcher.pid)
+        assert sorted(ranks) == [0, 1]
+        os.kill(ranks[1], signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = launcher.communicate(timeout=120)
+        stopped_after = time.monotonic() - killed
+    finally:
+        launcher.kill()
+    # the others stopped (torchrun's agent sends SIGTERM), with one line that names the lost rank
+    assert launcher.returncode == 1, err
+    assert err.strip().splitlines()[-1].startswith("error: training rank 1"), err
+    assert "SIGKILL" in err and "--resume ddp --nproc 2" in err and "Traceback" not in err
+    print(f"rank 1 killed: launcher exited {stopped_after:.1f} s later")
+    with read_session(engine) as s:
+        run_id = s.scalar(select(Run.id).where(Run.name == "ddp"))
+    per_ckpt, missing, before, status, paths = _state(engine, run_id)
+    assert status == "interrupted" and missing == 0 and set(per_ckpt.values()) == {64}  # one full set each
+    assert all(Path(p).is_file() for p in paths) and max(per_ckpt) < STEPS
+    assert {step for _, step in before} and max(step for _, step in before) < STEPS
+
+    # the same numbers as one process: sharded batch + DDP average = the global batch's mean
+    for key, value in before.items():
+        if key[0] != "samples_per_s":
+            assert value == pytest.approx(expected[key], rel=1e-4, abs=1e-7), key
+    ddp_samples, single_samples = _samples(engine, run_id), _samples(engine, reference.run_id)
+    assert [sha for _, sha, _ in ddp_samples[0]] == [sha for _, sha, _ in single_samples[0]]
+    for step, rows in ddp_samples.items():  # later samples may differ where a token is a near tie
+        assert [p for p, _, _ in rows] == [p for p, _, _ in single_samples[step]]
+        mean = sum(pp for _, _, pp in rows) / 64
+        assert mean == pytest.approx(sum(pp for _, _, pp in single_samples[step]) / 64, rel=1e-2)
+
+    # resume at another world size (one process): same data order by global step, same numbers to the end
+    info = train(None, home, engine, resume="ddp", progress=False)
+    per_ckpt, missing, after, status, paths = _state(engine, info.run_id)
+    assert status == "finished" and missing == 0 and set(per_ckpt.values()) == {64}
+    assert list(per_ckpt) == list(_state(engine, reference.run_id)[0])
+    assert sorted((home / "checkpoints" / "ddp").iterdir()) == sorted(Path(p) for p in paths)
+    assert set(after) == set(expected)
+    for key, value in expected.items():
+        if key[0] != "samples_per_s":
+            assert after[key] == pytest.approx(value, rel=1e-4, abs=1e-7), key
