@@ -85,8 +85,8 @@ class FaultReport:
             if mine:
                 hits = ", ".join(f"{k} {v}" for k, v in sorted(Counter(t.hit for t in mine).items()))
                 stops = [t.stop_s for t in mine if t.stop_s is not None]
-                if stops:
-                    hits += f"; the others stopped ≤ {max(stops):.1f} s after the kill"
+                if stops:  # one kind of kill: what matters is how soon the other ranks stopped
+                    hits = f"the other rank stopped ≤ {max(stops):.1f} s after the kill"
                 parts.append(f"{kind} {sum(t.passed for t in mine)}/{len(mine)} ({hits})")
         passed = sum(t.passed for t in self.trials)
         return f"faults ({self.database}): {passed}/{len(self.trials)} trials passed; " + "; ".join(parts)

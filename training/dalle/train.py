@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -151,7 +153,7 @@ def _record_stop(engine, world, run_id: int, exc: BaseException) -> None:
     if world.active and not world.is_main:
         error = error and f"rank {world.rank}: {error}"
     try:
-        with write_session(engine) as s:
+        with _stop_signals_deferred(), write_session(engine) as s:
             if world.is_main:
                 runs_db.set_run_status(s, run_id, status, error=error)
             else:
@@ -159,6 +161,20 @@ def _record_stop(engine, world, run_id: int, exc: BaseException) -> None:
     except Exception:  # the original error is the one to report
         if not world.active:
             raise
+
+
+@contextlib.contextmanager
+def _stop_signals_deferred():
+    """Hold SIGTERM / SIGINT while the final status is written: a second signal (torchrun's agent stopping
+    a rank whose collective has just failed, a second Ctrl-C) arrives after the write, not in its middle."""
+    held = {signal.SIGTERM, signal.SIGINT}
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if in_main else None
+    try:
+        yield
+    finally:
+        if in_main:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resume_step: int | None,
