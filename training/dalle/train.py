@@ -165,16 +165,26 @@ def _record_stop(engine, world, run_id: int, exc: BaseException) -> None:
 
 @contextlib.contextmanager
 def _stop_signals_deferred():
-    """Hold SIGTERM / SIGINT while the final status is written: a second signal (torchrun's agent stopping
-    a rank whose collective has just failed, a second Ctrl-C) arrives after the write, not in its middle."""
-    held = {signal.SIGTERM, signal.SIGINT}
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if in_main else None
+    """Hold SIGTERM / SIGINT while the final status is written: a signal that arrives then (torchrun's agent
+    stopping a rank whose collective has just failed, a second Ctrl-C) is handled after the write, not in its
+    middle. (A signal mask would not do: any of torch's threads may receive a process-directed signal.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        if in_main:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(pending[0])
 
 
 def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resume_step: int | None,
