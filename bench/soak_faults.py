@@ -265,7 +265,7 @@ class Bench:
         rounds_before, masks_before = self._rounds()
         number = rounds_before + 1
         folder = model_dir(self.home)
-        saved_at, ended_at = timing
+        saved_at, ended_at = getattr(self, "segment_timing", timing)
         proc = self.cli("segment", "round", *SEGMENT_ARGS)
         started = time.perf_counter()
         try:
@@ -274,18 +274,23 @@ class Bench:
                 while proc.poll() is None and time.perf_counter() - started < delay:
                     time.sleep(0.01)
             else:
-                delay = self.rng.uniform(0.0, 0.8) * (ended_at - saved_at)
-                self._wait(proc, lambda: (folder / f"round_{number}.pt").exists())
+                delay = self.rng.uniform(0.0, 0.5) * (ended_at - saved_at)
+                if self._wait(proc, lambda: (folder / f"round_{number}.pt").exists()):
+                    saved_at = time.perf_counter() - started  # the machine's speed now, for the next aim
                 time.sleep(delay)
-            finished = proc.poll() == 0
+            finished = proc.poll() is not None
+            if finished:  # it was quicker than aimed: aim earlier next time
+                scale = (time.perf_counter() - started) / ended_at
+                saved_at, ended_at = saved_at * scale, ended_at * scale
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=60)
         finally:
             proc.kill()
+        self.segment_timing = (saved_at, ended_at)
         trial = Trial("segment round", aimed, "?", note=f"killed {time.perf_counter() - started:.1f} s after start")
         rounds, masks = self._rounds()
         if rounds == rounds_before + 1:  # the kill (if any) came after the commit: the round must be whole
-            trial.hit = "completed" if finished else "after the commit"
+            trial.hit = "completed" if finished and proc.returncode == 0 else "after the commit"
             trial.problems += self._round_problems(number)
             number += 1
         elif (rounds, masks) == (rounds_before, masks_before):
