@@ -14,8 +14,9 @@ the code `emojich train --resume` runs) and checked:
     row-less `step_N.pt` a kill leaves is removed), nothing else in the run's folder;
   - the loss continues from the checkpoint: every metric of the resumed run equals the uninterrupted
     reference run's (rel 1e-4), and the checkpoints are the reference's.
-Segment-round trials kill `emojich segment round` at a seeded moment of its measured duration, then run
-the round again and check: the killed attempt left no round row and no masks; the re-run adds exactly one
+Segment-round trials kill `emojich segment round` in turn before its model file is saved (a seeded
+fraction of the time the reference round took to get there: loading, training, validation) and after it
+(a seeded delay into the prediction and the write), then run the round again and check: the killed attempt left no round row and no masks; the re-run adds exactly one
 round with all its masks; the models folder holds one file per round row, nothing else.
 DDP trials kill rank 1 of a 2-rank `emojich train --nproc 2` (gloo) and report how long the launcher took
 to stop, then resume and compare with the reference.
@@ -54,6 +55,7 @@ TRAIN_SETS = ("model.hidden_size=256", "model.num_attention_heads=4", "train.max
               "train.log_every=2")
 SEGMENT_ARGS = ("--encoder", "resnet18", "--epochs", "1", "--image-size", "32", "--threads", "1")
 PHASES = ("mid-step", "mid-checkpoint-write", "mid-sampling")
+SEGMENT_AIMS = ("before the model save", "after the model save")
 POLL_S = 0.001
 
 
@@ -83,8 +85,8 @@ class FaultReport:
             if mine:
                 hits = ", ".join(f"{k} {v}" for k, v in sorted(Counter(t.hit for t in mine).items()))
                 stops = [t.stop_s for t in mine if t.stop_s is not None]
-                if stops:
-                    hits += f"; the others stopped ≤ {max(stops):.1f} s after the kill"
+                if stops:  # one kind of kill: what matters is how soon the other ranks stopped
+                    hits = f"the other rank stopped ≤ {max(stops):.1f} s after the kill"
                 parts.append(f"{kind} {sum(t.passed for t in mine)}/{len(mine)} ({hits})")
         passed = sum(t.passed for t in self.trials)
         return f"faults ({self.database}): {passed}/{len(self.trials)} trials passed; " + "; ".join(parts)
@@ -234,34 +236,61 @@ class Bench:
             masks = s.scalar(select(func.count()).select_from(Mask).where(Mask.round.is_not(None)))
         return rounds, masks
 
-    def segment_reference(self) -> float:
-        started = time.perf_counter()
-        proc = self.cli("segment", "round", *SEGMENT_ARGS)
-        _, err = proc.communicate(timeout=1800)
-        if proc.returncode != 0:
-            raise SystemExit(f"segment round failed: {err[-500:]}")
-        seconds = time.perf_counter() - started
-        self.log(f"reference segment round: {seconds:.1f} s (CLI process, import included)")
-        return seconds
+    def _watch_round(self, proc: subprocess.Popen, number: int) -> tuple[float | None, float]:
+        """(seconds until round_N.pt appeared, seconds until the process ended) of a round left to run."""
+        from training.segmentation.rounds import model_dir
 
-    def segment_trial(self, duration: float) -> Trial:
+        path, started, saved = model_dir(self.home) / f"round_{number}.pt", time.perf_counter(), None
+        while proc.poll() is None:
+            if saved is None and path.exists():
+                saved = time.perf_counter() - started
+            time.sleep(0.01)
+        return saved, time.perf_counter() - started
+
+    def segment_reference(self) -> tuple[float, float]:
+        """Run round 1 whole: when its model file appeared and when it ended (the aims of the trials)."""
+        proc = self.cli("segment", "round", *SEGMENT_ARGS)
+        saved, ended = self._watch_round(proc, self._rounds()[0] + 1)
+        if proc.returncode != 0 or saved is None:
+            raise SystemExit(f"segment round failed: {proc.stderr.read()[-500:]}")
+        self.log(f"reference segment round: model saved after {saved:.1f} s, ended after {ended:.1f} s "
+                 "(CLI process, import included)")
+        return saved, ended
+
+    def segment_trial(self, aimed: str, timing: tuple[float, float]) -> Trial:
+        """Kill a round before its model file is saved (a seeded fraction of the last time it took to get
+        there) or after (a seeded delay into the prediction that follows), then re-run it."""
         from training.segmentation.rounds import model_dir, run_round
 
         rounds_before, masks_before = self._rounds()
         number = rounds_before + 1
-        delay = self.rng.uniform(0.3, 0.95) * duration
+        folder = model_dir(self.home)
+        saved_at, ended_at = getattr(self, "segment_timing", timing)
         proc = self.cli("segment", "round", *SEGMENT_ARGS)
+        started = time.perf_counter()
         try:
-            finished = proc.wait(timeout=delay) == 0
-        except subprocess.TimeoutExpired:
-            finished = False
+            if aimed == "before the model save":
+                delay = self.rng.uniform(0.2, 0.9) * saved_at
+                while proc.poll() is None and time.perf_counter() - started < delay:
+                    time.sleep(0.01)
+            else:
+                delay = self.rng.uniform(0.0, 0.5) * (ended_at - saved_at)
+                if self._wait(proc, lambda: (folder / f"round_{number}.pt").exists()):
+                    saved_at = time.perf_counter() - started  # the machine's speed now, for the next aim
+                time.sleep(delay)
+            finished = proc.poll() is not None
+            if finished:  # it was quicker than aimed: aim earlier next time
+                scale = (time.perf_counter() - started) / ended_at
+                saved_at, ended_at = saved_at * scale, ended_at * scale
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=60)
-        folder = model_dir(self.home)
-        trial = Trial("segment round", "random", "?", note=f"killed {delay:.1f} s after start")
+        finally:
+            proc.kill()
+        self.segment_timing = (saved_at, ended_at)
+        trial = Trial("segment round", aimed, "?", note=f"killed {time.perf_counter() - started:.1f} s after start")
         rounds, masks = self._rounds()
         if rounds == rounds_before + 1:  # the kill (if any) came after the commit: the round must be whole
-            trial.hit = "completed" if finished else "after the commit"
+            trial.hit = "completed" if finished and proc.returncode == 0 else "after the commit"
             trial.problems += self._round_problems(number)
             number += 1
         elif (rounds, masks) == (rounds_before, masks_before):
@@ -354,9 +383,9 @@ def run_faults(url: str, trials: int = 10, segment_trials: int = 10, ddp_trials:
             + (f" ({trial.note})" if trial.note else "") + f": {verdict}")
 
     if segment_trials:  # first, while the undecided samples are only the reference run's 320
-        duration = bench.segment_reference()
-        for _ in range(segment_trials):
-            record(bench.segment_trial(duration))
+        timing = bench.segment_reference()
+        for number in range(segment_trials):
+            record(bench.segment_trial(SEGMENT_AIMS[number % len(SEGMENT_AIMS)], timing))
     for number in range(trials):
         record(bench.train_trial(number, PHASES[number % len(PHASES)], reference))
     for number in range(ddp_trials):

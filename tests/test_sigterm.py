@@ -97,3 +97,22 @@ def test_sigterm_handler_is_only_installed_while_a_command_runs(home):
     before = signal.getsignal(signal.SIGTERM)
     assert main(["db", "current"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_second_signal_waits_until_the_final_status_is_written():
+    from training.dalle.train import _stop_signals_deferred
+
+    seen = []
+
+    def handler(signum, frame):
+        seen.append("signal")
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), _stop_signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)  # torchrun's agent, while rank 0 records the interruption
+            seen.append("status written")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == ["status written", "signal"]

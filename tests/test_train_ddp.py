@@ -20,6 +20,7 @@ import torch
 from sqlalchemy import select
 
 from db.engine import read_session
+from db.home import Home
 from db.models import Checkpoint, Run, Sample
 from tests.test_train_loop import REPO, _cli_args, _state, _wait_for_checkpoint
 from training.dalle import distributed
@@ -100,7 +101,7 @@ def test_two_gloo_ranks_match_one_process_and_a_killed_rank_resumes(home, engine
         run_id = s.scalar(select(Run.id).where(Run.name == "ddp"))
     per_ckpt, missing, before, status, paths = _state(engine, run_id)
     assert status == "interrupted" and missing == 0 and set(per_ckpt.values()) == {64}  # one full set each
-    assert all(Path(p).is_file() for p in paths) and max(per_ckpt) < STEPS
+    assert all(Home.resolve(home).from_stored(p).is_file() for p in paths) and max(per_ckpt) < STEPS
     assert {step for _, step in before} and max(step for _, step in before) < STEPS
 
     # the same numbers as one process: sharded batch + DDP average = the global batch's mean
@@ -119,8 +120,44 @@ def test_two_gloo_ranks_match_one_process_and_a_killed_rank_resumes(home, engine
     per_ckpt, missing, after, status, paths = _state(engine, info.run_id)
     assert status == "finished" and missing == 0 and set(per_ckpt.values()) == {64}
     assert list(per_ckpt) == list(_state(engine, reference.run_id)[0])
-    assert sorted((home / "checkpoints" / "ddp").iterdir()) == sorted(Path(p) for p in paths)
+    assert sorted((home / "checkpoints" / "ddp").iterdir()) == sorted(Home.resolve(home).from_stored(p) for p in paths)
     assert set(after) == set(expected)
     for key, value in expected.items():
         if key[0] != "samples_per_s":
             assert after[key] == pytest.approx(value, rel=1e-4, abs=1e-7), key
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_ddp_at_world_size_one_syncs_only_trainable_weights_and_equals_the_plain_run(engine, train_home,
+                                                                                    tiny_train_config, monkeypatch):
+    import socket
+
+    from training.dalle.freeze import freeze
+    from training.dalle.load import load_bundle
+    from training.dalle.loss import LossModule
+
+    config = tiny_train_config(train={"freeze": ["attention", "mlp"], "max_steps": 4})
+    plain = train(config, train_home, engine, name="plain", progress=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                       "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(key, value)  # what torchrun --nproc-per-node 1 sets
+    try:
+        world = distributed.setup("cpu")
+        assert (world.active, world.size, world.backend) == (True, 1, "gloo")
+        model = load_bundle(config, train_home, torch.device("cpu")).model
+        freeze(model, ["attention", "mlp"])
+        wrapped = distributed.wrap(world, LossModule(model, 1e3), torch.device("cpu"))
+        trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+        everything = sum(p.numel() * p.element_size() for p in model.parameters())
+        assert wrapped._get_ddp_logging_data()["total_parameter_size_bytes"] == trainable < everything
+        ddp = train(config, train_home, engine, name="ddp-1", progress=False)
+    finally:
+        distributed.shutdown_process_group()
+    ddp_state, plain_state = _state(engine, ddp.run_id), _state(engine, plain.run_id)
+    assert ddp_state[3] == "finished" and ddp_state[0] == plain_state[0] == {0: 64, 4: 64}
+    for key, value in plain_state[2].items():
+        if key[0] != "samples_per_s":
+            assert ddp_state[2][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.engine import read_session
+from db.home import Home
 from db.models import Checkpoint, Image, Run, Sample
 from db.runs import list_metrics
 from training.config import config_to_dict
@@ -168,12 +169,10 @@ def test_train_tiny_pipeline_at_smoke_scale_reuses_its_models(engine, train_home
 
 
 def _cli_args(tiny_models_dir, *extra: str) -> list[str]:
-    from tests.fixtures_training import TEST_OVERRIDES
+    from tests.fixtures_training import TEST_DATASET
 
-    sets = [f"{section}.{key}={json.dumps(value)}" for section, values in TEST_OVERRIDES.items()
-            for key, value in values.items()]
-    sets += [f"model.cache_dir={json.dumps(str(tiny_models_dir))}", *extra]
-    args = ["--config", str(REPO / "configs" / "tiny.toml"), "--no-progress"]
+    sets = [f"data.dataset={json.dumps(TEST_DATASET)}", f"model.cache_dir={json.dumps(str(tiny_models_dir))}", *extra]
+    args = ["--config", "smoke", "--no-progress"]
     for item in sets:
         args += ["--set", item]
     return args
@@ -219,4 +218,5 @@ def test_sigterm_marks_the_run_interrupted_and_resume_cleans_leftovers(home, eng
     info = train(None, home, engine, resume="term", progress=False)
     per_ckpt, missing, _, status, paths = _state(engine, info.run_id)
     assert status == "finished" and list(per_ckpt) == [0, 4, 8, 12, 16, 18] and missing == 0
-    assert sorted(folder.iterdir()) == sorted(Path(p) for p in paths)  # one file per row, nothing else
+    stored = sorted(Home.resolve(home).from_stored(p) for p in paths)
+    assert sorted(folder.iterdir()) == stored  # one file per row, nothing else

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -155,7 +157,7 @@ def _record_stop(engine, world, run_id: int, exc: BaseException) -> None:
     if world.active and not world.is_main:
         error = error and f"rank {world.rank}: {error}"
     try:
-        with write_session(engine) as s:
+        with _stop_signals_deferred(), write_session(engine) as s:
             if world.is_main:
                 runs_db.set_run_status(s, run_id, status, error=error)
             else:
@@ -163,6 +165,30 @@ def _record_stop(engine, world, run_id: int, exc: BaseException) -> None:
     except Exception:  # the original error is the one to report
         if not world.active:
             raise
+
+
+@contextlib.contextmanager
+def _stop_signals_deferred():
+    """Hold SIGTERM / SIGINT while the final status is written: a signal that arrives then (torchrun's agent
+    stopping a rank whose collective has just failed, a second Ctrl-C) is handled after the write, not in its
+    middle. (A signal mask would not do: any of torch's threads may receive a process-directed signal.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(pending[0])
 
 
 def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resume_step: int | None,
