@@ -289,6 +289,60 @@ def test_rerank_by_caption_orders_candidates_by_caption_loss(caption_kit):
         candidate_losses(captioner, ["a", "b"], codes=codes)
 
 
+def _kit_checkpoint(caption_kit, engine, name: str):
+    """A 4-step run of the kit's smoke config: its step-4 checkpoint fits the kit's captioner."""
+    from dataclasses import replace
+
+    from db.models import Checkpoint
+    from training.dalle.train import train
+
+    config = replace(caption_kit.run_config, train=replace(caption_kit.run_config.train, max_steps=4))
+    info = train(config, caption_kit.home, engine, name=name, progress=False)
+    with read_session(engine) as s:
+        return s.scalar(select(Checkpoint).where(Checkpoint.run_id == info.run_id, Checkpoint.step == 4))
+
+
+def test_generate_rerank_caption_keeps_the_lowest_caption_losses(caption_kit, kit_env, tmp_path, capsys):
+    from training.captioner.rerank import caption_losses as candidate_losses
+    from training.dalle.checkpoint import bundle_from_checkpoint
+    from training.dalle.prompts import encode_prompts
+    from training.dalle.sampler import SamplingParams, sample_codes
+    from workbench.cli import main
+
+    checkpoint = _kit_checkpoint(caption_kit, kit_env, "rerank")
+    prompt, seeds = "красное сердце", list(range(7, 7 + 8))
+    args = ["generate", "--checkpoint", str(checkpoint.id), "--prompt", prompt, "-n", "8", "--keep", "3",
+            "--top-k", "32", "--top-p", "0.95", "--seed", "7", "--out", str(tmp_path / "out")]
+    assert main([*args, "--rerank", "caption"]) == 0
+    out = capsys.readouterr().out
+    assert "kept the 3 with the lowest caption loss" in out and f"by captioner {CAPTIONER}" in out
+
+    # the same candidates, ranked by hand: sampled codes → caption loss of the prompt → the 3 lowest
+    path = caption_kit.home / checkpoint.path
+    bundle = bundle_from_checkpoint(path, caption_kit.home)[0]
+    ids = encode_prompts(bundle.tokenizer, [prompt] * 8, bundle.text_seq_length)
+    codes, ppl = sample_codes(bundle.model, ids, seeds, SamplingParams(32, 0.95, 1.0, 16))
+    captioner = load_captioner(under_home(caption_kit.report.path, caption_kit.home), caption_kit.home)
+    losses = candidate_losses(captioner, prompt, codes=codes).tolist()
+    best = sorted(range(8), key=lambda i: (losses[i], seeds[i]))[:3]
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == sorted(f"rank{r + 1:03d}_seed{seeds[i]}_ppl{ppl[i].item():.2f}_cl{losses[i]:.2f}.png"
+                           for r, i in enumerate(best))
+    with read_session(kit_env) as s:
+        stored = s.execute(select(Sample.seed, Sample.caption_loss, Sample.perplexity)
+                           .where(Sample.checkpoint_id == checkpoint.id, Sample.seed.in_(seeds))).all()
+    assert sorted(seed for seed, _, _ in stored) == sorted(seeds[i] for i in best)
+    assert all(loss is not None for _, loss, _ in stored)  # scored from the stored image, as `emojich score` does
+
+    # the default order stays perplexity; its stored candidates are scored too, since a captioner fits
+    assert main([*args, "--seed", "100", "--out", str(tmp_path / "ppl")]) == 0
+    assert "with the lowest perplexity" in capsys.readouterr().out
+    with read_session(kit_env) as s:
+        unscored = s.scalar(select(func.count()).select_from(Sample)
+                            .where(Sample.checkpoint_id == checkpoint.id, Sample.caption_loss.is_(None)))
+    assert unscored == 0
+
+
 # ---------------------------------------------------------------- the CLI
 
 

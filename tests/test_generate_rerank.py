@@ -120,3 +120,13 @@ def test_candidates_join_the_pseudo_label_pool_but_not_checkpoint_scores(engine,
             save_rating(s, rater.id, sample_id, Scores(5, 5, 5))
     with read_session(engine) as s:
         assert checkpoint_scores(s, released_checkpoint.run_id) == []  # candidates never move the stopping rule
+
+
+def test_rerank_caption_without_a_captioner_is_one_line(home, released_checkpoint, capsys):
+    base = ["generate", "--checkpoint", str(released_checkpoint.checkpoint_id), "--prompt", PROMPT, "-n", "2"]
+    assert main([*base, "--rerank", "caption"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: no captioner for checkpoint {released_checkpoint.checkpoint_id}")
+    assert "emojich captioner train" in err[0]
+    assert main([*base, "--rerank", "beauty"]) == 2
+    assert "perplexity or caption" in capsys.readouterr().err

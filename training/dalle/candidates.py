@@ -11,6 +11,9 @@ the training loss on the same sequence, so it does not depend on the sampling se
 comparable across them. rudalle's `generate_images` perplexity is not used: for v2 models it scores
 every token one position off (see RUDALLE-NOTES), which makes its sort meaningless there.
 
+`rank_by` swaps the order for another score of the sampled codes, lower first: `emojich generate --rerank
+caption` passes the captioner's caption loss (training/captioner/rerank.py), which also needs no decoding.
+
 `generate_candidates` is the one function `emojich generate` and the bot's workers both call.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
 from PIL import Image
 
 from training.dalle.sampler import SamplingParams, decode_images, sample_codes
@@ -28,8 +32,9 @@ from training.dalle.sampler import SamplingParams, decode_images, sample_codes
 class Candidate:
     seed: int
     perplexity: float
-    rank: int  # 0 = the lowest perplexity of the batch
+    rank: int  # 0 = the best of the batch (lowest perplexity, or lowest `rank_by` score)
     image: Image.Image  # RGB, the VAE's size
+    caption_loss: float | None = None  # when ranked by caption loss
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class CandidateBatch:
     params: SamplingParams
     sampled: int  # N
     candidates: list[Candidate]  # the K best, best first
+    ranked_by: str = "perplexity"  # or "caption"
 
     @property
     def perplexity_range(self) -> tuple[float, float]:
@@ -64,8 +70,10 @@ def generate_candidates(
     vae=None,
     progress: bool = False,
     on_progress: Callable[[float], None] | None = None,
+    rank_by: Callable[[torch.Tensor], Sequence[float]] | None = None,
 ) -> CandidateBatch:
-    """Sample one candidate per seed for `prompt`, keep the `keep` lowest-perplexity ones and decode them.
+    """Sample one candidate per seed for `prompt`, keep the `keep` lowest-perplexity ones (or the lowest by
+    `rank_by(codes)`, a caption loss per candidate) and decode them.
 
     `on_progress(share)` reports sampling progress (0..1); decoding follows. A prompt longer than the
     model's text length warns with `PromptTruncated` (callers decide how to show it).
@@ -80,8 +88,11 @@ def generate_candidates(
     ids = encode_prompts(bundle.tokenizer, [prompt], bundle.text_seq_length).repeat(len(seeds), 1)
     codes, ppl = sample_codes(bundle.model, ids, seeds, params, progress=progress, on_progress=on_progress)
     values = ppl.tolist()
-    best = rank_by_perplexity(values, seeds)[:keep]
+    losses = None if rank_by is None else [float(x) for x in rank_by(codes)]
+    if losses is not None and len(losses) != len(seeds):
+        raise ValueError(f"rank_by gave {len(losses)} scores for {len(seeds)} candidates")
+    best = rank_by_perplexity(values if losses is None else losses, seeds)[:keep]  # lowest first, ties by seed
     images = decode_images(vae or bundle.vae, codes[best])
-    candidates = [Candidate(seeds[i], values[i], rank, image)
+    candidates = [Candidate(seeds[i], values[i], rank, image, None if losses is None else losses[i])
                   for rank, (i, image) in enumerate(zip(best, images, strict=True))]
-    return CandidateBatch(prompt, params, len(seeds), candidates)
+    return CandidateBatch(prompt, params, len(seeds), candidates, "perplexity" if losses is None else "caption")

@@ -1,4 +1,4 @@
-"""`emojich generate`: candidates for one prompt from a checkpoint, ranked by the sampler's perplexity."""
+"""`emojich generate`: candidates for one prompt from a checkpoint, ranked by perplexity or caption loss."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,6 +29,8 @@ def generate(
     n: int = typer.Option(16, "-n", min=1, max=4096, help="Candidates to sample (seeds seed .. seed+n-1)."),
     keep: int = typer.Option(None, "--keep", min=1, help="Decode and keep only the K lowest-perplexity candidates "
                              "(default: all n)."),
+    rerank: str = typer.Option("perplexity", "--rerank", help="Order candidates by the sampler's perplexity or "
+                               "by caption loss (the newest captioner for this checkpoint's tokenizer and VAE)."),
     top_k: int = typer.Option(2048, "--top-k", min=0),
     top_p: float = typer.Option(0.995, "--top-p", min=1e-6, max=1.0),
     temperature: float = typer.Option(1.0, "--temperature", min=1e-3),
@@ -37,7 +39,8 @@ def generate(
     out: Path = typer.Option(None, "--out", help="Also write the kept images to this folder as PNG files."),
     size: int = typer.Option(None, "--size", min=1, max=4096, help="Output size; 512 decodes with rudalle's DWT VAE."),
 ) -> None:
-    """Sample `-n` candidates for `--prompt`, keep the `--keep` best by perplexity and store them as samples
+    """Sample `-n` candidates for `--prompt`, keep the `--keep` best (by perplexity, or `--rerank caption` by
+    caption loss) and store them as samples
     of the checkpoint (prompt set free-text); `--out` also writes them as files named by rank, seed and
     perplexity."""
     import warnings
@@ -46,6 +49,8 @@ def generate(
     from training.dalle.prompts import PromptTruncated, check_prompt
 
     check_prompt(prompt)  # fail before loading any model
+    if rerank not in ("perplexity", "caption"):
+        raise typer.BadParameter(f"must be perplexity or caption, got {rerank!r}", param_hint="--rerank")
     if keep is not None and keep > n:
         raise typer.BadParameter(f"must be at most -n ({n}), got {keep}", param_hint="--keep")
     engine = _engine_for_file(ctx) if Path(checkpoint).expanduser().is_file() else ctx.obj.engine
@@ -53,7 +58,7 @@ def generate(
         warnings.simplefilter("always", PromptTruncated)
         report = generate_samples(
             ctx.obj.home, engine, checkpoint, prompt, n=n, keep=keep, top_k=top_k, top_p=top_p,
-            temperature=temperature, seed=seed, batch_size=batch_size, out=out, size=size,
+            temperature=temperature, seed=seed, batch_size=batch_size, out=out, size=size, rerank=rerank,
         )
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PromptTruncated)):
         typer.echo(f"warning: {message}", err=True)
