@@ -230,6 +230,8 @@ def resolve_config(value: str | Path) -> Path:
     shipped = shipped_configs()
     if str(value) in shipped:
         return shipped[str(value)]
+    if not path.is_absolute() and path.parts[:1] == ("configs",) and CONFIGS_DIR.joinpath(*path.parts[1:]).is_file():
+        return CONFIGS_DIR.joinpath(*path.parts[1:])  # `configs/X.toml` finds the shipped file from any folder
     if path.suffix or "/" in str(value):
         raise ConfigError(f"config file {path} not found")
     raise ConfigError(f"config {str(value)!r} is neither a file nor a shipped config ({', '.join(shipped)})")
@@ -248,7 +250,14 @@ def resolve_prompt_file(value: str) -> Path:
 
 def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
     """Load a config by path or shipped name, apply `section.key=value` overrides, check it."""
-    path = resolve_config(path)
+    path, data = read_config_data(path, overrides)
+    return config_from_dict(data, origin=str(path))
+
+
+def read_config_data(value: str | Path, overrides: typing.Sequence[str] = ()) -> tuple[Path, dict]:
+    """A config file (by path or shipped name) as a dict with the `section.key=value` overrides applied: what
+    every kind of config (runs, captioners) is built from."""
+    path = resolve_config(value)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -259,7 +268,7 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
         raise ConfigError(f"config file {path}: {exc}") from None
     for item in overrides:
         _apply_override(data, item)
-    return config_from_dict(data, origin=str(path))
+    return path, data
 
 
 def config_from_dict(data: dict, origin: str = "config") -> Config:

@@ -8,7 +8,6 @@ it learns from; the validation split is held out) and `[train]` (below). Overrid
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,11 @@ from training.config import (
     DataConfig,
     ModelConfig,
     TrainConfig,
-    _apply_override,
     _at_least,
     _between,
     _build,
     _one_of,
+    read_config_data,
 )
 
 TINY_CONFIG = CONFIGS_DIR / "captioner-tiny.toml"
@@ -93,30 +92,9 @@ class CaptionerConfig:
                       train=TrainConfig(seed=self.train.seed, device=self.train.device, freeze=list(self.train.freeze)))
 
 
-def resolve_config_path(value: str | Path) -> Path:
-    """A captioner config by path, or a shipped one by name (`captioner-tiny`, `captioner`); `configs/X.toml`
-    finds the shipped file from any folder."""
-    path = Path(value).expanduser()
-    if path.is_file():
-        return path
-    shipped = CONFIGS_DIR / f"{value}.toml"
-    if "/" not in str(value) and shipped.is_file():
-        return shipped
-    if not path.is_absolute() and path.parts[:1] == ("configs",) and CONFIGS_DIR.joinpath(*path.parts[1:]).is_file():
-        return CONFIGS_DIR.joinpath(*path.parts[1:])
-    return path
-
-
 def load_captioner_config(path: str | Path = TINY_CONFIG, overrides: typing.Sequence[str] = ()) -> CaptionerConfig:
-    path = resolve_config_path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
-    for item in overrides:
-        _apply_override(data, item)
+    """A captioner config by path or shipped name (`captioner-tiny`, `captioner`), read as run configs are."""
+    path, data = read_config_data(path, overrides)
     return captioner_config_from_dict(data, origin=str(path))
 
 
