@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import re
 from pathlib import Path
 
 from alembic import command
@@ -32,9 +33,10 @@ def check_revision(revision: str) -> None:
     from alembic.util import CommandError
 
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    base = re.sub(r"[+-]\d+$", "", revision)  # "0006-1": one step below 0006; "+2" / "-1": from the current one
     try:
-        if revision not in ("head", "heads", "base") and revision[:1] not in "+-":
-            script.get_revisions(revision)
+        if base not in ("head", "heads", "base", ""):
+            script.get_revisions(base)
     except CommandError as exc:
         known = ", ".join(s.revision for s in script.walk_revisions())
         raise UnknownRevision(f"unknown revision {revision!r} ({exc}); known: head, base, {known}") from None

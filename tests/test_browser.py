@@ -219,6 +219,9 @@ def test_browser_rating_input_cannot_go_astray_and_stays_blind(server, engine, f
         # 1. keys typed on other pages never reach Rate
         page.get_by_role("link", name="Grid").click()
         expect(page.get_by_role("heading", name="Grid")).to_be_visible()
+        # the whole grid is on screen (a starved machine sends its 64 tiles over seconds; leaving earlier
+        # would cut the page run short and the check of their media names below would see fewer)
+        expect(page.get_by_role("button", name="Save artifact flags")).to_be_visible()
         page.keyboard.type("213", delay=60)
         page.get_by_role("link", name="Dataset").click()
         expect(page.get_by_role("heading", name="Dataset")).to_be_visible()

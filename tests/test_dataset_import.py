@@ -266,4 +266,4 @@ def test_a_field_beyond_the_csv_module_limit_is_one_skipped_line(tmp_path, messy
                        encoding="utf-8")
     entries, problems = read_caption_csv(listing)
     assert [e["caption"] for e in entries] == ["ёлка"]
-    assert problems == ["rows.csv:2: skipped: caption longer than 500 characters"]
+    assert problems == ["rows.csv:2: skipped: caption is 300,000 characters long; at most 500 fit"]

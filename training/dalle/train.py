@@ -234,7 +234,8 @@ def _train(config: Config, home: Path, engine, run_id: int, run_name: str, resum
         step = state["step"]
     if world.is_main:
         tqdm.write(f"run {run_name}: {report}; {n} examples, {total} steps, optimizer {optimizer_name}, "
-                   f"device {device}, {world.describe()}" + (f", resumed at step {step}" if resume_step is not None
+                   f"device {device}" + (f" ({torch.get_num_threads()} thread(s))" if device.type == "cpu" else "")
+                   + f", {world.describe()}" + (f", resumed at step {step}" if resume_step is not None
                                                              else ""))
 
     sample_at = set(sampling_steps(config, total))

@@ -49,8 +49,7 @@ MAX_NAME_BYTES = 255  # one path component (Linux, macOS, Windows)
 OUTPUT_NAME_BYTES = 200  # room for the temporary name the atomic writes use (".NAME.tmp")
 MAX_PATH_CHARS = DatasetItem.file.type.length  # what the dataset_items.file column holds
 CSV_FIELD_LIMIT = 64 * 2**20  # read any field, then skip what is too long (csv's own limit is 128 KiB)
-LIMITS = {"caption": DatasetItem.caption.type.length, "emoji": DatasetItem.emoji.type.length,
-          "license": DatasetItem.license.type.length}
+LIMITS = ("caption", "emoji", "license")  # dataset_items columns checked per row before any file is written
 
 
 class FolderImportError(EmojichError):
@@ -105,9 +104,9 @@ def read_caption_csv(path: Path) -> tuple[list[dict], list[str]]:
             continue
         entry = {"file": row[file_col].strip(), "caption": row[caption_col], "emoji": _cell(row, emoji_col),
                  "license": _cell(row, license_col)}
-        too_long = next((key for key, limit in LIMITS.items() if entry[key] and len(entry[key]) > limit), None)
-        if too_long:
-            problems.append(f"{path.name}:{number}: skipped: {too_long} longer than {LIMITS[too_long]} characters")
+        problem = next((p for key in LIMITS if (p := text_problem(DatasetItem, key, entry[key]))), None)
+        if problem:  # too long for its column, or a NUL: the same words as every other text check (db/limits.py)
+            problems.append(f"{path.name}:{number}: skipped: {problem}")
             continue
         entry["caption"] = normalize_caption(entry["caption"])
         if not entry["file"] or not entry["caption"]:
