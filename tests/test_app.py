@@ -264,3 +264,23 @@ def test_decision_view_holds_back_until_the_design_is_covered_and_sets_the_desig
     assert "Rating design saved." in messages(admin)
     with read_session(engine) as s:
         assert get_design(s, fresh_seeded.run_id).queue == "adaptive"
+
+
+def test_a_write_lock_held_past_the_busy_timeout_is_a_message_not_a_traceback(app_env, engine, fresh_seeded,
+                                                                              monkeypatch):
+    import sqlite3
+
+    import db.engine
+
+    monkeypatch.setattr(db.engine, "SQLITE_BUSY_TIMEOUT_MS", 300)  # a stopped job holds the lock: wait 0.3 s
+    holder = sqlite3.connect(engine.url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        at = start(fresh_seeded.raters["rater1"][1])  # logging in writes the login session
+        assert not at.exception, at.exception
+        assert "The database is busy" in messages(at) and "Nothing was saved" in messages(at)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    at = start(fresh_seeded.raters["rater1"][1])
+    assert not at.exception and [t.value for t in at.title] == ["Rate"]

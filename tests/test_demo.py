@@ -134,13 +134,12 @@ def _serve_and_rate_while_training(tmp_path, monkeypatch) -> dict:
     engine = None
     try:
         out.wait_for("The workbench is serving at", proc)
-        os.kill(proc.pid, signal.SIGSTOP)  # hold the fine-tune while the page is first shown
         assert _answers(port)
         engine = make_engine(url)
         status = _scalar(engine, select(Run.status).where(Run.name == "demo"))
         assert status in (None, "running"), "serving started only after the fine-tune"
-        before = _checkpoints(engine)
 
+        # The fine-tune goes on meanwhile (stopping its process could leave it holding SQLite's write lock).
         monkeypatch.setenv("EMOJICH_DB", url)
         monkeypatch.setenv("EMOJICH_HOME", str(home))
         at = AppTest.from_file(APP, default_timeout=120)
@@ -149,12 +148,13 @@ def _serve_and_rate_while_training(tmp_path, monkeypatch) -> dict:
         at.button[0].click().run()
         assert not at.exception, at.exception
         shown = _rate_total(at)
-        assert (shown > 0) == (before > 0)  # step 0's samples are rateable as soon as they are written
+        seen = _checkpoints(engine)  # at least as many as the page showed
+        assert shown <= 64 * seen
 
-        os.kill(proc.pid, signal.SIGCONT)
-        _wait_until(lambda: _checkpoints(engine) > before, "a checkpoint after the page was shown")
+        _wait_until(lambda: _checkpoints(engine) > seen, "a checkpoint after the page was shown")
         time.sleep(1.5)  # the workbench checks for new data at most once a second
         at.run()
+        assert not at.exception, at.exception
         assert shown < _rate_total(at) <= 64 * _checkpoints(engine), "the new checkpoint is not on Rate"
 
         out.wait_for("The workbench keeps serving at", proc)  # the whole loop done, still serving
@@ -163,7 +163,6 @@ def _serve_and_rate_while_training(tmp_path, monkeypatch) -> dict:
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGCONT)
             proc.kill()
     text = out.done()
     assert proc.returncode == 0, text

@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 import streamlit as st
+from sqlalchemy.exc import OperationalError
 
 from db.errors import EmojichError, InvalidToken
 from db.login import log_in
@@ -154,6 +155,16 @@ def main() -> None:
     except EmojichError as exc:
         st.error(escape_markdown(str(exc)))
         st.stop()
+    try:
+        _run()
+    except OperationalError as exc:  # SQLite's write lock held past the busy timeout (30 s), a lost connection
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        st.error("The database is busy: another job has held its write lock for over 30 seconds. Nothing was "
+                 "saved; reload the page in a moment.")
+
+
+def _run() -> None:
     restore_login()
     logged_in = "auth.login_id" in st.session_state and "auth.rater" in st.session_state
     page = navigation(logged_in, logged_in and st.session_state["auth.rater"].is_admin)
