@@ -46,6 +46,7 @@ import torch  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from db.engine import make_engine, read_session  # noqa: E402
+from db.home import Home  # noqa: E402
 from db.migrate import display_url, upgrade  # noqa: E402
 from db.models import Checkpoint, Image, Mask, Metric, Run, Sample, SegmentationRound  # noqa: E402
 
@@ -113,22 +114,24 @@ def consistency_problems(state: dict, folder: Path, after_resume: bool) -> list[
     problems = [f"checkpoint {step}: {n} samples, not 64" for step, n in state["samples"].items() if n != 64]
     if state["orphans"]:
         problems.append(f"{state['orphans']} samples without their image")
+    home = Home.resolve(folder.parent.parent)  # <home>/checkpoints/<run>: stored paths are relative to the home
     problems += [f"checkpoint {step}: row without its file" for step, p in state["paths"].items()
-                 if not Path(p).is_file()]
+                 if not home.from_stored(p).is_file()]
     if after_resume:
         extra = sorted({p.name for p in folder.iterdir()} - {Path(p).name for p in state["paths"].values()})
         problems += [f"file without its row: {name}" for name in extra]
     return problems
 
 
-def metric_problems(state: dict, reference: dict) -> list[str]:
+def metric_problems(state: dict, reference: dict, rel: float = 1e-4) -> list[str]:
+    """Every logged metric equal to the uninterrupted reference run's within `rel`."""
     if state["samples"].keys() != reference["samples"].keys():
         return [f"checkpoints {sorted(state['samples'])} against the reference's {sorted(reference['samples'])}"]
     wanted = {k: v for k, v in reference["metrics"].items() if k[0] != "samples_per_s"}
     got = {k: v for k, v in state["metrics"].items() if k[0] != "samples_per_s"}
     if got.keys() != wanted.keys():
         return [f"metrics at {sorted(set(got) ^ set(wanted))[:4]} differ from the reference's"]
-    off = [k for k, v in wanted.items() if abs(got[k] - v) > 1e-4 * abs(v) + 1e-7]
+    off = [k for k, v in wanted.items() if abs(got[k] - v) > rel * abs(v) + 1e-7]
     return [f"{name} at step {step}: {got[(name, step)]:.6g} against {wanted[(name, step)]:.6g}"
             for name, step in sorted(off)[:3]]
 
@@ -345,7 +348,9 @@ class Bench:
         train(None, self.home, self.engine, resume=name, progress=False)
         state = run_state(self.engine, name)
         trial.problems += consistency_problems(state, self.home / "checkpoints" / name, after_resume=True)
-        trial.problems += metric_problems(state, reference)
+        # 2 ranks sum their gradients in another order than one process: rel 1e-4 per step (tests/test_train_ddp.py),
+        # and over the 24 steps and a resume at world size 1 the grad norm drifted by 1.1e-4 (measured)
+        trial.problems += metric_problems(state, reference, rel=1e-3)
         return trial
 
 
