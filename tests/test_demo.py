@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -125,6 +126,18 @@ def _outcome(engine) -> dict:
             "val_iou": val_iou}
 
 
+def _stop_outside_a_write(proc: subprocess.Popen, db: Path) -> None:
+    """SIGSTOP the demo, never inside one of its write transactions (a stopped writer would hold SQLite's
+    write lock, and the page's own writes would wait for it): take the write lock first, stop, let it go."""
+    holder = sqlite3.connect(db, isolation_level=None, timeout=60)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # waits until any write of the demo has committed
+        os.kill(proc.pid, signal.SIGSTOP)
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
 def _serve_and_rate_while_training(tmp_path, monkeypatch) -> dict:
     home, port = tmp_path / "a", _free_port()
     url = f"sqlite:///{home / 'emojich.db'}"
@@ -134,12 +147,13 @@ def _serve_and_rate_while_training(tmp_path, monkeypatch) -> dict:
     engine = None
     try:
         out.wait_for("The workbench is serving at", proc)
+        _stop_outside_a_write(proc, home / "emojich.db")  # hold the fine-tune while the page is first shown
         assert _answers(port)
         engine = make_engine(url)
         status = _scalar(engine, select(Run.status).where(Run.name == "demo"))
         assert status in (None, "running"), "serving started only after the fine-tune"
+        before = _checkpoints(engine)
 
-        # The fine-tune goes on meanwhile (stopping its process could leave it holding SQLite's write lock).
         monkeypatch.setenv("EMOJICH_DB", url)
         monkeypatch.setenv("EMOJICH_HOME", str(home))
         at = AppTest.from_file(APP, default_timeout=120)
@@ -148,10 +162,10 @@ def _serve_and_rate_while_training(tmp_path, monkeypatch) -> dict:
         at.button[0].click().run()
         assert not at.exception, at.exception
         shown = _rate_total(at)
-        seen = _checkpoints(engine)  # at least as many as the page showed
-        assert shown <= 64 * seen
+        assert (shown > 0) == (before > 0) and shown <= 64 * before  # step 0's samples as soon as they are written
 
-        _wait_until(lambda: _checkpoints(engine) > seen, "a checkpoint after the page was shown")
+        os.kill(proc.pid, signal.SIGCONT)
+        _wait_until(lambda: _checkpoints(engine) > before, "a checkpoint after the page was shown")
         time.sleep(1.5)  # the workbench checks for new data at most once a second
         at.run()
         assert not at.exception, at.exception
@@ -163,6 +177,7 @@ def _serve_and_rate_while_training(tmp_path, monkeypatch) -> dict:
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
             proc.kill()
     text = out.done()
     assert proc.returncode == 0, text
