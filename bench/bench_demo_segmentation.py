@@ -1,5 +1,6 @@
-"""The demo's U-Net round 1 by encoder, image size, epochs and batch (how workbench/cli/demo.py's
-SegmentationOptions were chosen): CPU seconds, steps, validation IoU and Dice, the gate it calibrates.
+"""Variants of the demo's U-Net round 1 by encoder, image size, epochs and batch (the demo runs
+training/segmentation/rounds.py's DEMO_ROUND, chosen with bench/bench_segment.py): CPU seconds, steps,
+validation IoU and Dice, the gate it calibrates.
 
     .venv/bin/python bench/bench_demo_segmentation.py --home var [--threads 1] \
         --variant mobilenet_v2:32:2:32 --variant resnet18:64:6:16

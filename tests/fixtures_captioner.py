@@ -2,7 +2,7 @@
 
 - `caption_kit` (session): a home with a real 131-image Noto dataset of emoji *families* (hearts, circles,
   squares, clocks, animal faces, moons, arrows, flags: 24 held-out images whose captions share words with
-  training ones, so a captioner can generalise), a YTTM tokenizer, a random-init rudalle VQGanGumbelVAE
+  training ones, so a captioner can generalise), the tiny path's BPE tokenizer (YTTM format), a random-init rudalle VQGanGumbelVAE
   (its codes quantise 4×4-pixel patches at random: colour and coarse shape survive, nothing to train), and a
   tiny captioner trained on it once (200 steps), recorded in the kit's own database.
 - `kit_engine` (per test): a copy of that database (the captioner row in it); `kit_env` also points the CLI
