@@ -68,7 +68,7 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
     from db.engine import make_engine, read_session, write_session
     from db.login import log_in
     from db.login_sessions import require_live
-    from db.ratings import Scores, delete_rating, rating_progress, save_rating
+    from db.ratings import Scores, delete_rating, rating_progress, save_rating, save_repeat
     from db.runs import list_runs
     from workbench.app.rating_queue import next_item
 
@@ -83,7 +83,7 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
             try:
                 with read_session(engine) as s:
                     run_id = list_runs(s)[-1].id  # the soak's one run
-                    item = next_item(s, rater_id, run_id)
+                    item = next_item(s, rater_id, run_id, previous)  # a Next: the image and why it comes
                     rating_progress(s, rater_id)
                 pages += 1
             except Exception as exc:  # noqa: BLE001 - the soak counts every failure by kind
@@ -98,8 +98,8 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
                 kind, sample_id = "undo", previous
             elif previous is not None and roll < 0.27:
                 kind, sample_id = "edit", previous
-            else:
-                kind, sample_id = "save", item.sample_id
+            else:  # a silent repeat is saved apart, as the Rate page does (it never touches the first rating)
+                kind, sample_id = ("repeat" if item.kind == "repeat" else "save"), item.item.sample_id
             scores = Scores(rng.randint(1, 5), rng.randint(1, 5), rng.randint(1, 5))
             started = time.perf_counter()
             try:
@@ -107,6 +107,8 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
                     require_live(s, login.login_id)  # what the page's shared.writing() does first
                     if kind == "undo":
                         delete_rating(s, rater_id, sample_id)
+                    elif kind == "repeat":
+                        save_repeat(s, rater_id, sample_id, scores)
                     else:
                         save_rating(s, rater_id, sample_id, scores)
                 ok, why = True, None
@@ -115,7 +117,8 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
                 errors[f"{kind} {why}"] += 1
             elapsed = time.perf_counter() - started
             ops.append((kind, sample_id, (scores.generality, scores.emoji_style, scores.quality), ok, elapsed))
-            previous = None if kind == "undo" else sample_id
+            if kind != "repeat":
+                previous = None if kind == "undo" else sample_id
     except Exception as exc:  # noqa: BLE001
         errors[f"rater crashed {error_kind(exc)}"] += 1
         traceback.print_exc()
@@ -194,7 +197,7 @@ def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: flo
     rng = random.Random(seed)
     record = {"role": "browser", "token": token, "saves": 0, "edits": 0, "undos": 0, "pages": 0,
               "latency": [], "errors": Counter()}
-    progress = re.compile(r"(\d+) / \d+ rated")
+    progress = re.compile(r"(\d+) rated · \d+ to go")  # the Rate page's progress line
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
@@ -217,7 +220,7 @@ def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: flo
                 try:
                     if roll < 0.1 and record["saves"] > record["undos"]:
                         page.keyboard.press("u")
-                        page.get_by_text(f"{before - 1} / ", exact=False).wait_for()
+                        page.get_by_text(re.compile(rf"^{before - 1} rated ·")).wait_for()
                         record["undos"] += 1
                     elif roll < 0.2 and record["saves"] > record["undos"]:
                         page.keyboard.press("b")
@@ -229,7 +232,7 @@ def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: flo
                     else:
                         page.get_by_text("typed: · · ·").wait_for()
                         page.keyboard.type("".join(str(rng.randint(1, 5)) for _ in range(3)), delay=60)
-                        page.get_by_text(f"{before + 1} / ", exact=False).wait_for()
+                        page.get_by_text(re.compile(rf"^{before + 1} rated ·")).wait_for()
                         record["saves"] += 1
                     record["latency"].append(time.perf_counter() - started)
                     record["pages"] += 1
@@ -329,13 +332,14 @@ def check_ledgers(url: str, direct: list[dict], browsers: list[dict], ids: dict,
     for record in direct:
         mine = stored_rows.get(record["rater_id"], {})
         last_ok: dict[int, tuple] = {}
-        for index, (kind, sample_id, scores, ok, _) in enumerate(record["ops"]):
+        ops = [op for op in record["ops"] if op[0] != "repeat"]  # repeats go to rating_repeats, not ratings
+        for index, (kind, sample_id, scores, ok, _) in enumerate(ops):
             if kind != "undo":
                 attempted += 1
             if ok:
                 last_ok[sample_id] = (kind, scores, index)
         final_index = {sid: idx for sid, (_, _, idx) in last_ok.items()}
-        for index, (kind, sample_id, scores, ok, _) in enumerate(record["ops"]):
+        for index, (kind, sample_id, scores, ok, _) in enumerate(ops):
             if kind == "undo" or not ok:
                 continue
             if final_index.get(sample_id) != index:
