@@ -112,7 +112,9 @@ def generate_samples(home: Path, engine, checkpoint: str, prompt: str, *, n: int
             raise EmojichError("--size 512 decodes with rudalle's DWT VAE, which only fits the pretrained "
                                "ruDALL-E codes; this checkpoint's model is tiny")
     bundle, _ = bundle_from_checkpoint(resolved.path, Path(home), dwt=dwt)
-    captioner = _captioner(engine, home, bundle, checkpoint, required=rerank == "caption")
+    # a captioner ranks (--rerank caption) or scores what is stored; a file the database does not know needs none
+    wanted = rerank == "caption" or resolved.checkpoint_id is not None
+    captioner = _captioner(engine, home, bundle, checkpoint, required=rerank == "caption") if wanted else None
     rank_by = None
     if rerank == "caption":
         from training.captioner.rerank import caption_losses

@@ -45,12 +45,12 @@ def generate(
     perplexity."""
     import warnings
 
-    from training.dalle.generate import generate_samples
+    from training.dalle.generate import RERANKS, generate_samples
     from training.dalle.prompts import PromptTruncated, check_prompt
 
     check_prompt(prompt)  # fail before loading any model
-    if rerank not in ("perplexity", "caption"):
-        raise typer.BadParameter(f"must be perplexity or caption, got {rerank!r}", param_hint="--rerank")
+    if rerank not in RERANKS:
+        raise typer.BadParameter(f"must be {' or '.join(RERANKS)}, got {rerank!r}", param_hint="--rerank")
     if keep is not None and keep > n:
         raise typer.BadParameter(f"must be at most -n ({n}), got {keep}", param_hint="--keep")
     engine = _engine_for_file(ctx) if Path(checkpoint).expanduser().is_file() else ctx.obj.engine
