@@ -54,4 +54,4 @@ def test_cli_runs_from_the_installed_wheel(installed_wheel, tmp_path):
     unknown = _cli(installed_wheel, tmp_path, "train", "--config", "nonesuch")
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == ("error: config 'nonesuch' is neither a file nor a shipped config "
-                                      "(captioner-tiny, captioner, emojich, smoke, tiny)")
+                                      "(captioner-smoke, captioner-tiny, captioner, emojich, smoke, tiny)")

@@ -17,15 +17,15 @@ from training.captioner.config import TINY_CONFIG, CaptionerConfig, load_caption
 from training.captioner.load import token_files
 from training.captioner.score import ScoreReport, score_run
 from training.captioner.train import CaptionerReport, train_captioner
-from training.config import Config
+from training.config import CONFIGS_DIR, Config
 
-# The test suite's `emojich demo --quick`: the same stage in seconds.
-QUICK_OVERRIDES = ("train.steps=8", "train.batch_size=16", "train.eval_others=2")
+# `emojich demo --quick` and the tests: the same stage in seconds (configs/captioner-smoke.toml).
+QUICK_CONFIG = CONFIGS_DIR / "captioner-smoke.toml"
 
 
-def captioner_config_for_run(run_config: Config, overrides=()) -> CaptionerConfig:
-    """configs/captioner-tiny.toml with the run's model files, token geometry and dataset."""
-    base = load_captioner_config(TINY_CONFIG, overrides)
+def captioner_config_for_run(run_config: Config, overrides=(), base_config: Path = TINY_CONFIG) -> CaptionerConfig:
+    """configs/captioner-tiny.toml (or `base_config`) with the run's model files, token geometry and dataset."""
+    base = load_captioner_config(base_config, overrides)
     rm = run_config.model
     model = dataclasses.replace(
         base.model, source=rm.source, name=rm.name, hf_version=rm.hf_version, cache_dir=rm.cache_dir,
@@ -51,7 +51,7 @@ def caption_loss_stage(home: Path, engine, run_name: str, quick: bool = False,
     if existing_name is not None:
         tqdm.write(f"captioner {existing_name!r} fits this run's tokenizer and VAE: reusing it")
     else:
-        config = captioner_config_for_run(run_config, QUICK_OVERRIDES if quick else ())
+        config = captioner_config_for_run(run_config, base_config=QUICK_CONFIG if quick else TINY_CONFIG)
         trained = train_captioner(config, home, engine, name=f"{run_name}-captioner", progress=progress)
         tqdm.write(trained.summary())
     scored = score_run(home, engine, run_name, progress=progress)
