@@ -2,12 +2,18 @@
 on SQLite and on PostgreSQL. Prints figures; never a timed test.
 
     .venv/bin/python bench/soak.py [--seconds 60] [--raters 20] [--browsers 3] [--db sqlite postgres] [--faults]
+        [--client-shares 102]
 
 Who does what, for --seconds on each database:
 - `--browsers` raters are real clients of a running workbench (`emojich workbench`, Streamlit's
   own websocket client: headless Debian Chromium through Playwright): they log in with their
   token, type three digits per image, and now and then go back and change a rating (B) or undo
-  it (U). Their latency is key press to the page showing the next image.
+  it (U). Their latency is key press to the page showing the next image. In a deployment these
+  browsers run on the raters' own machines, not on the server's cores; here they share the 2 cores,
+  so they (Playwright's driver, every Chromium process and the thread driving them) go into a cpu
+  cgroup with `--client-shares` (default 102, a tenth of the server's 1024; cgroup v1 `cpu.shares`,
+  which Chromium's own per-thread nice values cannot escape). Where no writable cpu cgroup exists they
+  run at the server's share, and the output says so. `--client-shares 1024` gives them an equal share.
 - the other raters call db/ directly, exactly as the Rate page does, each in its own process: one
   login (db/login.py), then per image the page's reads (next_item, rating_progress) and a save in
   one write transaction that first re-checks the login (db/login_sessions.py require_live), with
@@ -191,9 +197,37 @@ def sampler(url: str, run_id: int, prompt_ids: list[int], pngs: list[bytes], sta
 
 # ---- browser raters (threads of the main process) ---------------------------------------------------
 
-def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: float, results: list) -> None:
+CPU_CGROUP = Path("/sys/fs/cgroup/cpu")
+
+
+def client_cgroup(shares: int) -> Path | None:
+    """A cpu cgroup (v1) for the browser clients with `shares` (the server keeps 1024), or None where
+    this machine has no writable one."""
+    if shares >= 1024:
+        return None
+    group = CPU_CGROUP / f"emojich-soak-clients-{os.getpid()}"
+    try:
+        group.mkdir(exist_ok=True)
+        (group / "cpu.shares").write_text(str(shares))
+    except OSError:
+        return None
+    return group
+
+
+def drop_cgroup(group: Path | None) -> None:
+    if group is not None:
+        try:
+            group.rmdir()  # empty once every browser has exited
+        except OSError:
+            pass
+
+
+def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: float, results: list,
+                  group: Path | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
+    if group is not None:  # this thread, and everything it starts (the driver, every Chromium), in the clients' group
+        (group / "tasks").write_text(str(threading.get_native_id()))
     rng = random.Random(seed)
     record = {"role": "browser", "token": token, "saves": 0, "edits": 0, "undos": 0, "pages": 0,
               "latency": [], "errors": Counter()}
@@ -399,8 +433,9 @@ def soak(label: str, url: str, home: Path, args) -> str:
     for proc in procs:
         proc.start()
     browser_results: list[dict] = []
+    group = client_cgroup(args.client_shares) if browser_names else None
     threads = [threading.Thread(target=browser_rater, args=(server_url, info["tokens"][n], 100 + i, start_at, stop_at,
-                                                            browser_results)) for i, n in enumerate(browser_names)]
+                                                            browser_results, group)) for i, n in enumerate(browser_names)]
     rounds: list[dict] = []
     if not args.no_segment:
         threads.append(threading.Thread(target=lambda: (time.sleep(max(0, start_at - time.time())),
@@ -419,6 +454,7 @@ def soak(label: str, url: str, home: Path, args) -> str:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+        drop_cgroup(group)
     load_after = os.getloadavg()[0]
 
     direct = [r for r in results if r["role"] == "direct"]
@@ -438,6 +474,11 @@ def soak(label: str, url: str, home: Path, args) -> str:
 
     print(f"{label}: {seconds} s, {len(direct_names)} direct raters + {len(browser_names)} browser raters, "
           f"load average {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores")
+    if browser_names:
+        print("  browser clients: " + (f"cpu.shares {args.client_shares} against the server's 1024 (cgroup {group.name})"
+                                       if group is not None else "the same CPU share as the server (no client cgroup: "
+                                       + ("--client-shares ≥ 1024)" if args.client_shares >= 1024 else
+                                          "no writable cpu cgroup on this machine)")))
     print(f"  ratings: attempted {verdict['attempted']}, stored {verdict['stored']}, lost {verdict['lost']}, "
           f"duplicated {verdict['duplicated']} (edits {sum(1 for r in direct for op in r['ops'] if op[0] == 'edit')}"
           f" direct + {sum(r['edits'] for r in browser_results)} browser; undos {len(undos)} direct + "
@@ -470,6 +511,8 @@ def main() -> int:
     parser.add_argument("--raters", type=int, default=20)
     parser.add_argument("--browsers", type=int, default=3, help="how many of the raters use a real browser")
     parser.add_argument("--db", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"])
+    parser.add_argument("--client-shares", type=int, default=102,
+                        help="cpu.shares of the browser clients (the server's are 1024; ≥ 1024: no client cgroup)")
     parser.add_argument("--no-segment", action="store_true", help="leave out the segment rounds (database load only)")
     parser.add_argument("--faults", action="store_true", help="then run bench/soak_faults.py (SIGKILL trials)")
     args = parser.parse_args()
