@@ -237,3 +237,22 @@ def test_design_is_for_admins_and_checked(engine, seeded):
         with pytest.raises(PermissionDenied, match="export ratings"):
             list(iter_ratings_for_export(s, rater, seeded.run_id))
         assert s.execute(text("SELECT count(*) FROM rating_designs")).scalar() == 1
+
+
+def test_a_raters_order_is_computed_once_per_set_of_samples():
+    """Every Next and every progress line needs the rater's order; it is computed once per process for
+    each set of samples, and a new checkpoint (or a deleted sample) gives a new order."""
+    from workbench.app.analytics.queue_policy import Item, constrained_order
+
+    rows = tuple((1 + c * 16 + p, 10 + c, 500 + p) for c in range(4) for p in range(16))
+    rating_queue.rater_order.cache_clear()
+    first = rating_queue.rater_order(rows, 7)
+    again = rating_queue.rater_order(tuple(list(rows)), 7)  # an equal snapshot read again
+    assert again is first
+    assert rating_queue.rater_order.cache_info().hits == 1
+    assert list(first) == constrained_order([Item(*r) for r in rows], 7)
+    grown = rows + tuple((65 + p, 14, 500 + p) for p in range(16))  # a fifth checkpoint arrives
+    assert {it.sample_id for it in rating_queue.rater_order(grown, 7)} == {r[0] for r in grown}
+    shrunk = rows[1:]  # a sample deleted
+    assert {it.sample_id for it in rating_queue.rater_order(shrunk, 7)} == {r[0] for r in shrunk}
+    assert rating_queue.rater_order(rows, 8) != first  # another rater's seed
