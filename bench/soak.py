@@ -2,7 +2,7 @@
 on SQLite and on PostgreSQL. Prints figures; never a timed test.
 
     .venv/bin/python bench/soak.py [--seconds 60] [--raters 20] [--browsers 3] [--db sqlite postgres] [--faults]
-        [--client-shares 102]
+        [--client-shares 102] [--batch-shares 1024]
 
 Who does what, for --seconds on each database:
 - `--browsers` raters are real clients of a running workbench (`emojich workbench`, Streamlit's
@@ -14,6 +14,8 @@ Who does what, for --seconds on each database:
   cgroup with `--client-shares` (default 102, a tenth of the server's 1024; cgroup v1 `cpu.shares`,
   which Chromium's own per-thread nice values cannot escape). Where no writable cpu cgroup exists they
   run at the server's share, and the output says so. `--client-shares 1024` gives them an equal share.
+  `--batch-shares` does the same for the segment rounds (default 1024: an equal share; a U-Net round
+  takes one of the 2 cores for all of its 60-90 s here, where a deployment runs it on a GPU machine).
 - the other raters call db/ directly, exactly as the Rate page does, each in its own process: one
   login (db/login.py), then per image the page's reads (next_item, rating_progress) and a save in
   one write transaction that first re-checks the login (db/login_sessions.py require_live), with
@@ -200,12 +202,12 @@ def sampler(url: str, run_id: int, prompt_ids: list[int], pngs: list[bytes], sta
 CPU_CGROUP = Path("/sys/fs/cgroup/cpu")
 
 
-def client_cgroup(shares: int) -> Path | None:
-    """A cpu cgroup (v1) for the browser clients with `shares` (the server keeps 1024), or None where
-    this machine has no writable one."""
+def cpu_group(name: str, shares: int) -> Path | None:
+    """A cpu cgroup (v1) with `shares` (the server keeps 1024) for the browser clients or the batch job,
+    or None where this machine has no writable one (or shares ≥ 1024: no group needed)."""
     if shares >= 1024:
         return None
-    group = CPU_CGROUP / f"emojich-soak-clients-{os.getpid()}"
+    group = CPU_CGROUP / f"emojich-soak-{name}-{os.getpid()}"
     try:
         group.mkdir(exist_ok=True)
         (group / "cpu.shares").write_text(str(shares))
@@ -334,13 +336,14 @@ def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the workbench did not start")
 
 
-def segment_rounds(url: str, home: Path, stop_at: float, out: list) -> None:
+def segment_rounds(url: str, home: Path, stop_at: float, out: list, group: Path | None = None) -> None:
     env = {**os.environ, "EMOJICH_DB": url, "EMOJICH_HOME": str(home), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "workbench.cli", "segment", "round", "--encoder", "resnet18", "--epochs", "1",
                "--image-size", "64", "--threads", "1", "--scratch", "--steps", "20"]
     while time.time() < stop_at - 10:
         started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True,
+                              preexec_fn=None if group is None else lambda: (group / "cgroup.procs").write_text(str(os.getpid())))
         out.append({"rc": done.returncode, "s": time.perf_counter() - started,
                     "tail": (done.stdout + done.stderr).strip().splitlines()[-1:] if done.returncode else []})
 
@@ -433,13 +436,14 @@ def soak(label: str, url: str, home: Path, args) -> str:
     for proc in procs:
         proc.start()
     browser_results: list[dict] = []
-    group = client_cgroup(args.client_shares) if browser_names else None
+    group = cpu_group("clients", args.client_shares) if browser_names else None
+    batch = cpu_group("batch", args.batch_shares) if not args.no_segment else None
     threads = [threading.Thread(target=browser_rater, args=(server_url, info["tokens"][n], 100 + i, start_at, stop_at,
                                                             browser_results, group)) for i, n in enumerate(browser_names)]
     rounds: list[dict] = []
     if not args.no_segment:
         threads.append(threading.Thread(target=lambda: (time.sleep(max(0, start_at - time.time())),
-                                                        segment_rounds(url, home, stop_at, rounds))))
+                                                        segment_rounds(url, home, stop_at, rounds, batch))))
     for t in threads:
         t.start()
     load_before = os.getloadavg()[0]
@@ -455,6 +459,7 @@ def soak(label: str, url: str, home: Path, args) -> str:
             server.terminate()
             server.wait(timeout=30)
         drop_cgroup(group)
+        drop_cgroup(batch)
     load_after = os.getloadavg()[0]
 
     direct = [r for r in results if r["role"] == "direct"]
@@ -474,6 +479,9 @@ def soak(label: str, url: str, home: Path, args) -> str:
 
     print(f"{label}: {seconds} s, {len(direct_names)} direct raters + {len(browser_names)} browser raters, "
           f"load average {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores")
+    if not args.no_segment:
+        print("  segment rounds: " + (f"cpu.shares {args.batch_shares} against the server's 1024 (cgroup {batch.name})"
+                                      if batch is not None else "the same CPU share as the server"))
     if browser_names:
         print("  browser clients: " + (f"cpu.shares {args.client_shares} against the server's 1024 (cgroup {group.name})"
                                        if group is not None else "the same CPU share as the server (no client cgroup: "
@@ -513,6 +521,9 @@ def main() -> int:
     parser.add_argument("--db", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"])
     parser.add_argument("--client-shares", type=int, default=102,
                         help="cpu.shares of the browser clients (the server's are 1024; ≥ 1024: no client cgroup)")
+    parser.add_argument("--batch-shares", type=int, default=1024,
+                        help="cpu.shares of the segment rounds (1024, the server's: no group; e.g. 102 to model a "
+                             "U-Net on its own GPU machine)")
     parser.add_argument("--no-segment", action="store_true", help="leave out the segment rounds (database load only)")
     parser.add_argument("--faults", action="store_true", help="then run bench/soak_faults.py (SIGKILL trials)")
     args = parser.parse_args()
