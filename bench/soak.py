@@ -231,7 +231,7 @@ def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: flo
     if group is not None:  # this thread, and everything it starts (the driver, every Chromium), in the clients' group
         (group / "tasks").write_text(str(threading.get_native_id()))
     rng = random.Random(seed)
-    record = {"role": "browser", "token": token, "saves": 0, "edits": 0, "undos": 0, "pages": 0,
+    record = {"role": "browser", "token": token, "saves": 0, "edits": 0, "undos": 0, "repeats": 0, "pages": 0,
               "latency": [], "errors": Counter()}
     progress = re.compile(r"(\d+) rated · \d+ to go")  # the Rate page's progress line
     try:
@@ -267,9 +267,16 @@ def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: flo
                         record["edits"] += 1
                     else:
                         page.get_by_text("typed: · · ·").wait_for()
+                        shown = page.locator("img.picture").get_attribute("src")
                         page.keyboard.type("".join(str(rng.randint(1, 5)) for _ in range(3)), delay=60)
-                        page.get_by_text(re.compile(rf"^{before + 1} rated ·")).wait_for()
-                        record["saves"] += 1
+                        # the next image replaces this one; a silent repeat is saved apart and adds nothing
+                        # to the count (waiting for the count timed out on every repeat)
+                        page.wait_for_function("old => { const img = document.querySelector('img.picture');"
+                                               " return img !== null && img.src !== old; }", arg=shown)
+                        if rated() == before + 1:
+                            record["saves"] += 1
+                        else:
+                            record["repeats"] += 1
                     record["latency"].append(time.perf_counter() - started)
                     record["pages"] += 1
                 except Exception as exc:  # noqa: BLE001
