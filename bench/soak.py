@@ -226,7 +226,7 @@ def drop_cgroup(group: Path | None) -> None:
 
 def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: float, results: list,
                   group: Path | None = None) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     if group is not None:  # this thread, and everything it starts (the driver, every Chromium), in the clients' group
         (group / "tasks").write_text(str(threading.get_native_id()))
@@ -271,8 +271,7 @@ def browser_rater(url: str, token: str, seed: int, start_at: float, stop_at: flo
                         page.keyboard.type("".join(str(rng.randint(1, 5)) for _ in range(3)), delay=60)
                         # the next image replaces this one; a silent repeat is saved apart and adds nothing
                         # to the count (waiting for the count timed out on every repeat)
-                        page.wait_for_function("old => { const img = document.querySelector('img.picture');"
-                                               " return img !== null && img.src !== old; }", arg=shown)
+                        expect(page.locator("img.picture")).not_to_have_attribute("src", shown, timeout=120_000)
                         if rated() == before + 1:
                             record["saves"] += 1
                         else:
