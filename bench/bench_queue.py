@@ -5,12 +5,12 @@
 Simulated raters score a run of 12 checkpoints × 64 prompts through the real queue policy
 (workbench/app/analytics/queue_policy.py: overlap first, the rest to 2 raters each, seeded
 constrained order, 5 silent repeats each) and the real stopping rule, hold-back rule and adaptive
-focus (stopping_rule.undecided_checkpoints). True per-checkpoint means follow the report's curve:
+focus (stopping_rule.focus_checkpoints, refreshed every 16 ratings). True per-checkpoint means follow the report's curve:
 emoji style rising until ~12k iterations, quality (artifacts fading) until ~24k, generality falling
 after ~48k. A
 rating is the true mean + the image's own effect (shared by its raters and criteria) + the
 rater's bias + noise, rounded to 1–5. "Right": the recommended checkpoint's true combined mean is
-within 0.1 of the best checkpoint's (an indifference zone: here the plateau 24k–48k). Held back
+within 0.15 of the best checkpoint's (an indifference zone: here the plateau 24k–48k). Held back
 counts as not right. Raters take turns, one image each.
 
 Prints, per queue, the smallest number of ratings from which on at least 95 % of the runs are
@@ -42,8 +42,8 @@ from workbench.app.analytics.queue_policy import (  # noqa: E402
 from workbench.app.analytics.scores import interval_from_moments  # noqa: E402
 from workbench.app.analytics.stopping_rule import (  # noqa: E402
     CheckpointPoint,
+    focus_checkpoints,
     recommend,
-    undecided_checkpoints,
 )
 
 STEPS = [i * 6000 for i in range(12)]
@@ -129,7 +129,7 @@ def simulate(args: tuple[int, str, int, int]) -> list[int]:
             shown = hold_back(coverage, MIN_OVERLAP_RATERS, MIN_RATED).show_recommendation
             recommendation = recommend(points) if shown else None
             outcome.append(-1 if recommendation is None else recommendation.step)
-            focus = undecided_checkpoints(points)
+            focus = focus_checkpoints(points)
     return outcome
 
 

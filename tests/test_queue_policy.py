@@ -209,3 +209,16 @@ def test_rater_quality_flags_offset_disagreement_and_unstable_repeats():
     assert quality[3].flagged and "agrees little" in " ".join(quality[3].reasons)
     assert quality[4].flagged and quality[4].retest_diff == pytest.approx(1.6)
     assert quality[1].retest_diff == pytest.approx(2.0 / 15)
+
+
+def test_the_adaptive_focus_is_the_two_checkpoints_nearest_the_threshold():
+    from workbench.app.analytics.stopping_rule import focus_checkpoints
+
+    points = [point(1, 0, 2.0, 0.1), point(2, 6000, 3.75, 0.12), point(3, 12000, 3.9, 0.1),
+              point(4, 18000, 4.0, 0.1), point(5, 24000, 4.0, 0.1), point(6, 30000, 2.5, 0.1)]
+    # undecided: 2 (1.25 SE from the threshold 3.9), 3 (on it), 4 (the best: 1 SE by construction)
+    assert focus_checkpoints(points) == {3, 4}
+    assert focus_checkpoints(points, size=3) == undecided_checkpoints(points) == {2, 3, 4}
+    short = [*points[:5], point(6, 30000, 2.5, float("nan"), n=1)]  # too few rated: comes first
+    assert 6 in focus_checkpoints(short)
+    assert focus_checkpoints([]) == frozenset()

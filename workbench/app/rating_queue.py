@@ -23,7 +23,7 @@ from workbench.app.analytics.queue_policy import (
     overlap_set,
     seed_for,
 )
-from workbench.app.analytics.stopping_rule import checkpoint_points, undecided_checkpoints
+from workbench.app.analytics.stopping_rule import checkpoint_points, focus_checkpoints
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ def rater_order(rows: tuple[tuple[int, int, int], ...], seed: int) -> tuple[Item
 
 
 def undecided(session: Session, run_id: int) -> frozenset[int]:
-    """The checkpoints the adaptive queue rates first (see stopping_rule.undecided_checkpoints)."""
-    return undecided_checkpoints(checkpoint_points(checkpoint_scores(session, run_id)))
+    """The checkpoints the adaptive queue rates first (see stopping_rule.focus_checkpoints)."""
+    return focus_checkpoints(checkpoint_points(checkpoint_scores(session, run_id)))
 
 
 def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id: int | None = None,

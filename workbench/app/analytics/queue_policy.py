@@ -12,9 +12,10 @@ The design of a run (its settings are a `db.models.RatingDesign` row):
 - **Silent repeats**: after every `REPEAT_EVERY` ratings, up to `repeats` times, an overlap image the
   rater scored at least `REPEAT_GAP` ratings earlier comes back (test–retest); it looks like any other.
 - **Adaptive** (a setting per run; uniform stays available): once the rater has finished the overlap,
-  images from the checkpoints that can still change the recommendation
-  (`stopping_rule.undecided_checkpoints`) come first: the one with the fewest ratings so far, and in
-  it the image with the fewest raters.
+  images from the two checkpoints whose ratings can most easily still change the recommendation
+  (`stopping_rule.focus_checkpoints`: of the undecided ones, those fewest standard errors from the
+  threshold) come first: the one with the fewest ratings so far, and in it the image with the fewest
+  raters.
 """
 from __future__ import annotations
 

@@ -120,6 +120,32 @@ def undecided_checkpoints(points: Sequence[CheckpointPoint], min_samples: int = 
     return frozenset(undecided)
 
 
+FOCUS_SIZE = 2
+
+
+def focus_checkpoints(points: Sequence[CheckpointPoint], size: int = FOCUS_SIZE, min_samples: int = 2) -> frozenset[int]:
+    """The adaptive queue's focus: of the undecided checkpoints, the `size` whose ratings can most
+    easily still move the recommendation, i.e. whose mean is fewest standard errors from the
+    threshold (|mean − threshold| / SE; the best checkpoint's is 1 by construction, as its SE sets
+    the threshold; one short of `min_samples` comes first). Two, not one, so that a rater's next
+    image can come from the focus without two in a row from one checkpoint. Measured with
+    bench/bench_queue.py against all undecided checkpoints, fewest ratings first (README)."""
+    recommendation = recommend(points)
+    undecided = undecided_checkpoints(points, min_samples)
+    if recommendation is None or len(undecided) <= size:
+        return undecided
+
+    def distance(p: CheckpointPoint) -> float:
+        if p.combined.n < min_samples or not math.isfinite(p.combined.se) or p.combined.se <= 0:
+            return -1.0
+        if p.checkpoint_id == recommendation.best_checkpoint_id:
+            return 1.0
+        return abs(p.combined.mean - recommendation.threshold) / p.combined.se
+
+    ranked = sorted((p for p in points if p.checkpoint_id in undecided), key=lambda p: (distance(p), p.step))
+    return frozenset(p.checkpoint_id for p in ranked[:size])
+
+
 def checkpoint_points(rows) -> list[CheckpointPoint]:
     """CheckpointPoints from per-checkpoint score moments (db.scores.CheckpointScores rows)."""
     from workbench.app.analytics.scores import interval_from_moments
