@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import SCORE_COLUMNS, SCORE_VALUES, CheckpointRaterCount, Rating, Sample, SampleRatingStats
-from db.upsert import conflict_insert
+from db.upsert import conflict_insert, prepared
 
 COUNT_COLUMNS = tuple(f"{c}_{v}" for c in SCORE_COLUMNS for v in SCORE_VALUES)
 ScoreTuple = tuple[int, int, int]  # generality, emoji style, quality
@@ -28,30 +28,37 @@ def _counts(scores: ScoreTuple | None) -> Counter:
     return Counter(f"{c}_{v}" for c, v in zip(SCORE_COLUMNS, scores, strict=True))
 
 
+def _stats_add(session: Session):
+    """A new or edited rating: the sample's row may not exist yet (its first rating)."""
+    stats, deltas = SampleRatingStats.__table__, ("ratings", *COUNT_COLUMNS)
+    add = conflict_insert(session, SampleRatingStats).values({c: bindparam(c) for c in ("sample_id", "checkpoint_id", *deltas)})
+    return add.on_conflict_do_update(index_elements=["sample_id"], set_={c: stats.c[c] + add.excluded[c] for c in deltas})
+
+
+def _count_add(session: Session):
+    counts = CheckpointRaterCount.__table__
+    return (conflict_insert(session, CheckpointRaterCount)
+            .values(checkpoint_id=bindparam("checkpoint_id"), rater_id=bindparam("rater_id"), ratings=1)
+            .on_conflict_do_update(index_elements=["checkpoint_id", "rater_id"], set_={"ratings": counts.c.ratings + 1}))
+
+
 def _statements(session: Session) -> dict:
-    """The four statements record_change runs, built once per database kind (building a 19-column
-    upsert costs more CPU than running it) and executed with parameters."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _STATEMENTS:
+    """The four statements record_change runs, built once (the two upserts compiled once per
+    database kind: db/upsert.py `prepared`) and executed with parameters."""
+    if not _UPDATES:
         stats, counts = SampleRatingStats.__table__, CheckpointRaterCount.__table__
         deltas = ("ratings", *COUNT_COLUMNS)
-        add = conflict_insert(session, SampleRatingStats).values({c: bindparam(c) for c in ("sample_id", "checkpoint_id", *deltas)})
-        add = add.on_conflict_do_update(index_elements=["sample_id"], set_={c: stats.c[c] + add.excluded[c] for c in deltas})
-        _STATEMENTS[dialect] = {
-            "stats_add": add,  # a new or edited rating: the row may not exist yet (first rating of the sample)
-            "stats_undo": update(stats).where(stats.c.sample_id == bindparam("key_sample_id"))
-            .values({c: stats.c[c] + bindparam(f"d_{c}") for c in deltas}),  # it exists: it counted this rating
-            "count_add": conflict_insert(session, CheckpointRaterCount)
-            .values(checkpoint_id=bindparam("checkpoint_id"), rater_id=bindparam("rater_id"), ratings=1)
-            .on_conflict_do_update(index_elements=["checkpoint_id", "rater_id"], set_={"ratings": counts.c.ratings + 1}),
-            "count_undo": update(counts)
-            .where(counts.c.checkpoint_id == bindparam("key_checkpoint_id"), counts.c.rater_id == bindparam("key_rater_id"))
-            .values(ratings=counts.c.ratings - 1),
-        }
-    return _STATEMENTS[dialect]
+        _UPDATES["stats_undo"] = (update(stats).where(stats.c.sample_id == bindparam("key_sample_id"))
+                                  .values({c: stats.c[c] + bindparam(f"d_{c}") for c in deltas}))  # it counted this rating
+        _UPDATES["count_undo"] = (update(counts)
+                                  .where(counts.c.checkpoint_id == bindparam("key_checkpoint_id"),
+                                         counts.c.rater_id == bindparam("key_rater_id"))
+                                  .values(ratings=counts.c.ratings - 1))
+    return {"stats_add": prepared(session, "stats add", _stats_add),
+            "count_add": prepared(session, "count add", _count_add), **_UPDATES}
 
 
-_STATEMENTS: dict[str, dict] = {}
+_UPDATES: dict = {}
 
 
 def record_change(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from db import rating_stats
@@ -26,7 +26,7 @@ from db.models import (
 )
 from db.raters import require_admin
 from db.rating_stats import rebuild as rebuild_rating_stats
-from db.upsert import conflict_insert
+from db.upsert import conflict_insert, prepared
 
 
 @dataclass(frozen=True)
@@ -86,24 +86,27 @@ def save_rating(
         raise SampleNotFound(f"sample {sample_id} no longer exists (it was deleted); nothing was saved")
     old = _current_scores(session, rater_id, sample_id)
     now = utcnow()
-    values = {
-        "rater_id": rater_id,
-        "sample_id": sample_id,
-        "generality": scores.generality,
-        "emoji_style": scores.emoji_style,
-        "quality": scores.quality,
-        "comment": comment,
-        "created_at": now,
-        "updated_at": now,
-    }
-    changes = {k: values[k] for k in (*SCORE_COLUMNS, "updated_at")}
-    if comment is not None:
-        changes["comment"] = comment
-    stmt = conflict_insert(session, Rating).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=["rater_id", "sample_id"], set_=changes)
-    rating_id = session.execute(stmt.returning(Rating.id)).scalar_one()
+    values = {"rater_id": rater_id, "sample_id": sample_id, "generality": scores.generality,
+              "emoji_style": scores.emoji_style, "quality": scores.quality, "created_at": now, "updated_at": now}
+    if comment is None:  # an edit keeps the comment there was
+        upsert = prepared(session, "rating upsert", _rating_upsert)
+    else:
+        upsert, values["comment"] = prepared(session, "rating upsert with comment", _rating_upsert_with_comment), comment
+    rating_id = session.execute(upsert, values).scalar_one()
     _record(session, sample_id, checkpoint_id, rater_id, old, (scores.generality, scores.emoji_style, scores.quality))
     return SavedRating(rating_id=rating_id, sample_id=sample_id, created=old is None)
+
+
+def _rating_upsert(session: Session, with_comment: bool = False):
+    columns = ("rater_id", "sample_id", *SCORE_COLUMNS, *(("comment",) if with_comment else ()), "created_at", "updated_at")
+    stmt = conflict_insert(session, Rating).values({c: bindparam(c) for c in columns})
+    changes = (*SCORE_COLUMNS, "updated_at", *(("comment",) if with_comment else ()))
+    return stmt.on_conflict_do_update(index_elements=["rater_id", "sample_id"],
+                                      set_={c: stmt.excluded[c] for c in changes}).returning(Rating.id)
+
+
+def _rating_upsert_with_comment(session: Session):
+    return _rating_upsert(session, with_comment=True)
 
 
 def add_ratings_bulk(session: Session, rows: list[dict]) -> int:
@@ -143,6 +146,10 @@ def _lock_sample(session: Session, sample_id: int) -> int | None:
 
 
 def _current_scores(session: Session, rater_id: int, sample_id: int) -> tuple[int, int, int] | None:
+    # Its own statement, after the lock: on PostgreSQL a statement that waited for a row lock sees
+    # the locked row as it is now but every joined row as it was when the statement began, so one
+    # query that locked the sample and read the rating too miscounted concurrent edits
+    # (tests/test_rating_aggregates.py).
     row = session.execute(
         select(Rating.generality, Rating.emoji_style, Rating.quality)
         .where(Rating.rater_id == rater_id, Rating.sample_id == sample_id)
@@ -169,8 +176,14 @@ def last_rated_sample_id(session: Session, rater_id: int, run_id: int | None = N
 def add_skip(session: Session, rater_id: int, sample_id: int) -> None:
     """Remember that this rater skipped the sample (a second skip changes nothing)."""
     _require_sample(session, sample_id)
-    stmt = conflict_insert(session, RatingSkip).values(rater_id=rater_id, sample_id=sample_id, created_at=utcnow())
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["rater_id", "sample_id"]))
+    session.execute(prepared(session, "skip insert", _skip_insert),
+                    {"rater_id": rater_id, "sample_id": sample_id, "created_at": utcnow()})
+
+
+def _skip_insert(session: Session):
+    return conflict_insert(session, RatingSkip).values(
+        {c: bindparam(c) for c in ("rater_id", "sample_id", "created_at")}
+    ).on_conflict_do_nothing(index_elements=["rater_id", "sample_id"])
 
 
 def clear_skips(session: Session, rater_id: int, run_id: int | None = None) -> int:
@@ -185,11 +198,15 @@ def save_repeat(session: Session, rater_id: int, sample_id: int, scores: Scores)
     """Store a silent repeat's scores apart from the first rating (which stays as it was). A second
     repeat of the same image keeps the first repeat; returns False then."""
     _require_sample(session, sample_id)
-    stmt = conflict_insert(session, RatingRepeat).values(
-        rater_id=rater_id, sample_id=sample_id, generality=scores.generality, emoji_style=scores.emoji_style,
-        quality=scores.quality, created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["rater_id", "sample_id"])
-    return bool(session.execute(stmt).rowcount)
+    values = {"rater_id": rater_id, "sample_id": sample_id, "generality": scores.generality,
+              "emoji_style": scores.emoji_style, "quality": scores.quality, "created_at": utcnow()}
+    return bool(session.execute(prepared(session, "repeat insert", _repeat_insert), values).rowcount)
+
+
+def _repeat_insert(session: Session):
+    columns = ("rater_id", "sample_id", *SCORE_COLUMNS, "created_at")
+    return conflict_insert(session, RatingRepeat).values({c: bindparam(c) for c in columns}).on_conflict_do_nothing(
+        index_elements=["rater_id", "sample_id"])
 
 
 # --- what the queue policy chooses from ---------------------------------------------------------
