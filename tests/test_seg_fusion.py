@@ -29,8 +29,8 @@ def _unet(truth: np.ndarray, sure: float = 0.999, blur: float = 2.0) -> np.ndarr
     return np.clip((1 - sure) + (2 * sure - 1) * p, 0, 1)
 
 
-def _fuse(rgb, p, **params):
-    return fuse(rgb, p, params=FusionParams(**params), unet_px=SIZE / UNET_SIZE)
+def _fuse(rgb, p, contour=None, **params):
+    return fuse(rgb, p, params=FusionParams(**params), contour=contour, unet_px=SIZE / UNET_SIZE)
 
 
 def _ring() -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +88,24 @@ def test_white_touching_the_image_frame_joins_too():
     assert fused.added == 1 and mask_iou(fused.mask, truth) > 0.95
 
 
+def test_a_hole_the_contour_method_cut_is_never_painted_back():
+    rgb = _canvas()  # a fence: two posts and two bars around an opening that shows the background
+    for x in (24, 96):
+        cv2.rectangle(rgb, (x, 20), (x + 8, 108), DARK, thickness=-1)
+    for y in (36, 80):
+        cv2.rectangle(rgb, (24, y), (104, y + 10), RED, thickness=-1)
+    truth = (rgb != 255).any(-1)  # the opening is transparent: what the contour method cut
+    assert not truth[64, 64]
+    blob = truth.copy()
+    blob[36:91, 24:105] = True  # the U-Net fills the opening between the bars
+    fused = _fuse(rgb, _unet(blob), contour=truth)  # a U-Net sure that the opening is paint
+    assert fused.added == 0 and np.array_equal(fused.mask, truth)
+    outside = truth.copy()
+    outside[40:86, 105:128] = True  # white paint outside the fence, from a post to the frame: still added
+    fused = _fuse(rgb, _unet(outside | blob), contour=truth)
+    assert fused.added == 1 and fused.mask[60, 115] and not fused.mask[64, 64]
+
+
 def test_the_unets_blurred_edge_and_unsure_white_never_get_in():
     rgb = _canvas()
     cv2.circle(rgb, (64, 64), 40, RED, thickness=-1)
@@ -126,8 +144,8 @@ def test_the_gate_accepts_the_fused_mask_or_queues_it_and_the_switch_falls_back_
     assert accepted.method == "unet" and mask_iou(accepted.mask, truth) > 0.97
     assert set(accepted.scores) == {"mean", "object", "agreement"}
     refused = decide(rgb, p, Gate("agreement", 1.01, fuse=True), UNET_SIZE)
-    assert refused.method == "contour"  # queued for review, with the fused mask as the suggestion
-    assert np.array_equal(refused.mask, accepted.mask)
+    assert refused.method == "contour"  # queued for review, with the contour mask as the suggestion
+    assert np.array_equal(refused.mask, contour_mask(rgb)) and not np.array_equal(refused.mask, accepted.mask)
     # the released switch: the U-Net's whole mask (its blurred edge included) when mean ≥ 0.99
     sharp = _unet(truth, sure=0.9999, blur=0.5)
     switched = decide(rgb, sharp, RELEASED_GATE, UNET_SIZE)

@@ -18,7 +18,9 @@ So `fuse` takes the contour mask and asks the U-Net only about near-white region
 2. near-white pixels outside the outline that the U-Net calls opaque, less the blurred band of
    `halo_radius` U-Net pixels that a U-Net's edge always spills over the drawing, are grouped into
    regions; a region joins the mask when it touches the outline and its mean probability is at
-   least `paint_above`.
+   least `paint_above`. Only the outside counts (transparent pixels connected to the image's
+   frame): a hole the contour method cut, from the alpha cut it saw on its edge, stays open
+   (filling them cost two bench images 0.05 and 0.11 IoU).
 
 Everything else (every boundary drawn in ink) is the contour method's. Regions smaller than
 `min_region_share` of the image keep the contour method's decision. The defaults are
@@ -69,6 +71,13 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def _exterior(mask: np.ndarray) -> np.ndarray:
+    """The transparent pixels connected to the image's frame: the outside, not enclosed holes."""
+    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    frame = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return np.isin(labels, frame[frame > 0]) & ~mask
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
@@ -116,7 +125,7 @@ def fuse(
             holes += 1
 
     added = 0
-    candidate = white & ~base & (p >= 0.5)
+    candidate = white & _exterior(base) & (p >= 0.5)
     if candidate.any():
         core, grow = candidate.astype(np.uint8), None
         radius = round(params.halo_radius * unet_px)
