@@ -45,7 +45,7 @@ def rater_order(rows: tuple[tuple[int, int, int], ...], seed: int) -> tuple[Item
     return tuple(constrained_order([Item(*row) for row in rows], seed))
 
 
-def undecided(session: Session, run_id: int) -> frozenset[int]:
+def adaptive_focus(session: Session, run_id: int) -> frozenset[int]:
     """The checkpoints the adaptive queue rates first (see stopping_rule.focus_checkpoints)."""
     return focus_checkpoints(checkpoint_points(checkpoint_scores(session, run_id)))
 
@@ -53,7 +53,7 @@ def undecided(session: Session, run_id: int) -> frozenset[int]:
 def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id: int | None = None,
                 focus: frozenset[int] | None = None) -> RaterState:
     """Everything the policy needs. `previous_sample_id`: the image shown just before (default: the
-    one this rater rated last). `focus`: the undecided checkpoints when the caller has them cached;
+    one this rater rated last). `focus`: the adaptive focus when the caller has it cached;
     computed here for an adaptive design otherwise."""
     design = get_design(session, run_id)
     snapshot = queue_snapshot(session, run_id, rater_id)
@@ -62,7 +62,7 @@ def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id
     if previous_sample_id is None:
         previous_sample_id = last_rated_sample_id(session, rater_id, run_id)
     if design.queue == "adaptive":
-        focus = undecided(session, run_id) if focus is None else focus
+        focus = adaptive_focus(session, run_id) if focus is None else focus
     else:
         focus = None
     return RaterState(

@@ -103,21 +103,28 @@ def recommend(points: Sequence[CheckpointPoint]) -> Recommendation | None:
     )
 
 
+def _measured(p: CheckpointPoint, min_samples: int) -> bool:
+    """Enough rated samples for a finite standard error."""
+    return p.combined.n >= min_samples and math.isfinite(p.combined.se)
+
+
+def _undecided(points: Sequence[CheckpointPoint], recommendation: Recommendation, min_samples: int) -> frozenset[int]:
+    undecided = {recommendation.best_checkpoint_id}
+    for p in points:
+        if not _measured(p, min_samples):
+            undecided.add(p.checkpoint_id)
+        elif p.step <= recommendation.step and p.combined.low < recommendation.threshold < p.combined.high:
+            undecided.add(p.checkpoint_id)
+    return frozenset(undecided)
+
+
 def undecided_checkpoints(points: Sequence[CheckpointPoint], min_samples: int = 2) -> frozenset[int]:
     """The checkpoints where more ratings can still change the recommendation (the adaptive queue
     rates these first): the best one (its mean and SE set the threshold), every checkpoint up to
     the recommended one whose 95 % interval still straddles the threshold, and any checkpoint with
     fewer than `min_samples` rated samples. Empty when nothing is rated yet (the queue stays uniform)."""
     recommendation = recommend(points)
-    if recommendation is None:
-        return frozenset()
-    undecided = {recommendation.best_checkpoint_id}
-    for p in points:
-        if p.combined.n < min_samples or not math.isfinite(p.combined.se):
-            undecided.add(p.checkpoint_id)
-        elif p.step <= recommendation.step and p.combined.low < recommendation.threshold < p.combined.high:
-            undecided.add(p.checkpoint_id)
-    return frozenset(undecided)
+    return frozenset() if recommendation is None else _undecided(points, recommendation, min_samples)
 
 
 FOCUS_SIZE = 2
@@ -131,12 +138,14 @@ def focus_checkpoints(points: Sequence[CheckpointPoint], size: int = FOCUS_SIZE,
     image can come from the focus without two in a row from one checkpoint. Measured with
     bench/bench_queue.py against all undecided checkpoints, fewest ratings first (README)."""
     recommendation = recommend(points)
-    undecided = undecided_checkpoints(points, min_samples)
-    if recommendation is None or len(undecided) <= size:
+    if recommendation is None:
+        return frozenset()
+    undecided = _undecided(points, recommendation, min_samples)
+    if len(undecided) <= size:
         return undecided
 
     def distance(p: CheckpointPoint) -> float:
-        if p.combined.n < min_samples or not math.isfinite(p.combined.se) or p.combined.se <= 0:
+        if not _measured(p, min_samples) or p.combined.se <= 0:
             return -1.0
         if p.checkpoint_id == recommendation.best_checkpoint_id:
             return 1.0

@@ -68,7 +68,7 @@ class View:
 
 
 def _focus(session, run_id: int) -> frozenset[int]:
-    return rating_queue.undecided(session, run_id)
+    return rating_queue.adaptive_focus(session, run_id)
 
 
 @st.cache_data(ttl=shared.QUERY_TTL_S, show_spinner=False)
