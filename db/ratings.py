@@ -22,6 +22,7 @@ from db.models import (
     RatingSkip,
     Run,
     Sample,
+    SampleRatingStats,
     utcnow,
 )
 from db.raters import require_admin
@@ -222,39 +223,50 @@ class QueueSnapshot:
     repeated: frozenset[int]
 
 
+class _QueueStatements:
+    """The queue's reads, built once with parameters (`run_id`, `rater_id`): the Rate page runs them
+    on every Next, and building and keying five selects cost more CPU than running them."""
+
+    def __init__(self) -> None:
+        run_checkpoints = select(Checkpoint.id).where(Checkpoint.run_id == bindparam("run_id"))
+        in_run = Sample.checkpoint_id.in_(run_checkpoints)
+        self.items = select(Sample.id, Sample.checkpoint_id, Sample.prompt_id).where(in_run).order_by(Sample.id)
+        run_samples = select(Sample.id).where(in_run)
+        mine = bindparam("rater_id")
+        # raters per sample: the aggregates db/rating_stats.py keeps, not a count over every rating
+        self.raters = select(SampleRatingStats.sample_id, SampleRatingStats.ratings).where(
+            SampleRatingStats.checkpoint_id.in_(run_checkpoints), SampleRatingStats.ratings > 0)
+        self.rated = (select(Rating.sample_id).where(Rating.rater_id == mine, Rating.sample_id.in_(run_samples))
+                      .order_by(Rating.created_at, Rating.id))
+        self.skipped = select(RatingSkip.sample_id).where(RatingSkip.rater_id == mine, RatingSkip.sample_id.in_(run_samples))
+        self.repeated = select(RatingRepeat.sample_id).where(RatingRepeat.rater_id == mine,
+                                                             RatingRepeat.sample_id.in_(run_samples))
+
+
+_QUEUE: list[_QueueStatements] = []
+
+
+def _queue_statements() -> _QueueStatements:
+    if not _QUEUE:
+        _QUEUE.append(_QueueStatements())
+    return _QUEUE[0]
+
+
 def run_items(session: Session, run_id: int) -> list[tuple[int, int, int]]:
     """(sample id, checkpoint id, prompt id) of every sample of the run, by sample id."""
-    return [
-        (int(r[0]), int(r[1]), int(r[2]))
-        for r in session.execute(
-            select(Sample.id, Sample.checkpoint_id, Sample.prompt_id)
-            .join(Checkpoint, Checkpoint.id == Sample.checkpoint_id)
-            .where(Checkpoint.run_id == run_id)
-            .order_by(Sample.id)
-        )
-    ]
+    rows = session.execute(_queue_statements().items, {"run_id": run_id})
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
 def queue_snapshot(session: Session, run_id: int, rater_id: int) -> QueueSnapshot:
-    items = run_items(session, run_id)
-    in_run = _run_samples(run_id)
-    raters = {
-        int(r[0]): int(r[1])
-        for r in session.execute(
-            select(Rating.sample_id, func.count()).where(Rating.sample_id.in_(in_run)).group_by(Rating.sample_id)
-        )
-    }
-    rated = list(session.scalars(
-        select(Rating.sample_id).where(Rating.rater_id == rater_id, Rating.sample_id.in_(in_run))
-        .order_by(Rating.created_at, Rating.id)
-    ))
-    skipped = frozenset(session.scalars(
-        select(RatingSkip.sample_id).where(RatingSkip.rater_id == rater_id, RatingSkip.sample_id.in_(in_run))
-    ))
-    repeated = frozenset(session.scalars(
-        select(RatingRepeat.sample_id).where(RatingRepeat.rater_id == rater_id, RatingRepeat.sample_id.in_(in_run))
-    ))
-    return QueueSnapshot(items, raters, rated, skipped, repeated)
+    q, params = _queue_statements(), {"run_id": run_id, "rater_id": rater_id}
+    return QueueSnapshot(
+        items=run_items(session, run_id),
+        raters={int(r[0]): int(r[1]) for r in session.execute(q.raters, params)},
+        rated=list(session.scalars(q.rated, params)),
+        skipped=frozenset(session.scalars(q.skipped, params)),
+        repeated=frozenset(session.scalars(q.repeated, params)),
+    )
 
 
 @dataclass(frozen=True)

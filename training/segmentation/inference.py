@@ -3,9 +3,8 @@ fallback.
 
 `segment` is the one pipeline everything uses (rounds, `segment predict`, sticker export). With a
 fusing gate (every model a round trains): the contour mask with its white regions decided by the
-U-Net (fusion.py); the gate says whether it is accepted ("unet") or goes to review ("contour",
-the same fused mask as the suggestion). With the released
-switch (`--gate released`, and model files from before fusion): the U-Net's whole mask when its
+U-Net (fusion.py) when the gate accepts it ("unet"); otherwise the contour mask, queued for review
+("contour"). With the released switch (`--gate released`, and model files from before fusion): the U-Net's whole mask when its
 score passes, otherwise the contour method's mask. With no model, the contour method alone.
 """
 from __future__ import annotations

@@ -33,7 +33,14 @@ class Next:
 
 
 def run_overlap(items: list[Item], design: Design) -> frozenset[int]:
-    return overlap_set(items, design.overlap_share, seed_for("overlap", design.run_id, design.seed))
+    rows = tuple((it.sample_id, it.checkpoint_id, it.prompt_id) for it in items)
+    return _overlap(rows, design.overlap_share, seed_for("overlap", design.run_id, design.seed))
+
+
+@lru_cache(maxsize=256)
+def _overlap(rows: tuple[tuple[int, int, int], ...], share: float, seed: int) -> frozenset[int]:
+    """The run's overlap set, once per process for each set of samples (as `rater_order`)."""
+    return overlap_set([Item(*row) for row in rows], share, seed)
 
 
 @lru_cache(maxsize=256)
@@ -57,8 +64,8 @@ def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id
     computed here for an adaptive design otherwise."""
     design = get_design(session, run_id)
     snapshot = queue_snapshot(session, run_id, rater_id)
-    items = [Item(*row) for row in snapshot.items]
-    by_id = {it.sample_id: it for it in items}
+    rows = tuple(snapshot.items)
+    order = rater_order(rows, seed_for("order", run_id, rater_id, design.seed))
     if previous_sample_id is None:
         previous_sample_id = last_rated_sample_id(session, rater_id, run_id)
     if design.queue == "adaptive":
@@ -66,13 +73,13 @@ def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id
     else:
         focus = None
     return RaterState(
-        order=rater_order(tuple(snapshot.items), seed_for("order", run_id, rater_id, design.seed)),
-        overlap=run_overlap(items, design),
+        order=order,
+        overlap=_overlap(rows, design.overlap_share, seed_for("overlap", design.run_id, design.seed)),
         rated=snapshot.rated,
         skipped=snapshot.skipped,
         repeated=snapshot.repeated,
         raters=snapshot.raters,
-        previous=by_id.get(previous_sample_id),
+        previous=next((it for it in order if it.sample_id == previous_sample_id), None),
         target=design.target_raters,
         repeats=design.repeats,
         focus=focus or None,
