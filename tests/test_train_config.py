@@ -81,3 +81,37 @@ def test_one_cycle_lr_start_peak_end_are_the_reports():
 def test_sampling_points_include_start_every_and_end():
     config = load_config(CONFIGS / "emojich.toml")
     assert sampling_steps(config, 13000) == [0, 6000, 12000, 13000]
+
+
+def test_a_config_can_extend_another_section_by_section(tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "smoke"\nname = "child"\n[train]\nseed = 7\n', encoding="utf-8")
+    c, smoke = load_config(child), load_config("smoke")
+    assert c.name == "child" and c.train.seed == 7
+    assert c.model == smoke.model and c.train.batch_size == smoke.train.batch_size  # the rest is smoke's
+    grandchild = tmp_path / "grandchild.toml"
+    grandchild.write_text('extends = "child.toml"\n[train]\nbatch_size = 4\n', encoding="utf-8")  # beside it
+    g = load_config(grandchild)
+    assert (g.name, g.train.seed, g.train.batch_size) == ("child", 7, 4)
+    assert load_config(grandchild, ["train.seed=3"]).train.seed == 3  # --set still wins
+
+
+def test_extends_in_a_circle_or_naming_nothing_is_one_clear_error(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="circle"):
+        load_config(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text("extends = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="must name a config"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text('extends = "no-such"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="neither a file nor a shipped config"):
+        load_config(tmp_path / "d.toml")
+
+
+def test_the_shipped_smoke_captioner_is_the_tiny_one_with_fewer_steps():
+    from training.captioner.config import load_captioner_config
+
+    smoke, tiny = load_captioner_config("captioner-smoke"), load_captioner_config("captioner-tiny")
+    assert (smoke.train.steps, smoke.train.batch_size, smoke.train.eval_others) == (8, 16, 2)
+    assert smoke.model == tiny.model and smoke.data == tiny.data

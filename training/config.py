@@ -258,17 +258,43 @@ def read_config_data(value: str | Path, overrides: typing.Sequence[str] = ()) ->
     """A config file (by path or shipped name) as a dict with the `section.key=value` overrides applied: what
     every kind of config (runs, captioners) is built from."""
     path = resolve_config(value)
+    data = _read_extended(path, ())
+    for item in overrides:
+        _apply_override(data, item)
+    return path, data
+
+
+def _read_toml(path: Path) -> dict:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
-    for item in overrides:
-        _apply_override(data, item)
-    return path, data
+
+
+def _read_extended(path: Path, seen: tuple[Path, ...]) -> dict:
+    """A config file with `extends = "other"` read on top of that other config (a shipped name, or a
+    path relative to this file): its keys replace the other's, section by section."""
+    data = _read_toml(path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"config file {path}: `extends` must name a config, got {base!r}")
+    sibling = path.parent / base
+    base_path = sibling if sibling.suffix == ".toml" and sibling.is_file() else resolve_config(base)
+    if base_path.resolve() in seen or base_path.resolve() == path.resolve():
+        raise ConfigError(f"config file {path}: `extends` goes round in a circle ({base})")
+    merged = _read_extended(base_path, (*seen, path.resolve()))
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def config_from_dict(data: dict, origin: str = "config") -> Config:
