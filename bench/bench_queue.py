@@ -5,7 +5,7 @@
 Simulated raters score a run of 12 checkpoints × 64 prompts through the real queue policy
 (workbench/app/analytics/queue_policy.py: overlap first, the rest to 2 raters each, seeded
 constrained order, 5 silent repeats each) and the real stopping rule, hold-back rule and adaptive
-focus (stopping_rule.focus_checkpoints, refreshed every 16 ratings). True per-checkpoint means follow the report's curve:
+focus (stopping_rule.focus_checkpoints, refreshed every FOCUS_REFRESH = 4 ratings, as the Rate page does). True per-checkpoint means follow the report's curve:
 emoji style rising until ~12k iterations, quality (artifacts fading) until ~24k, generality falling
 after ~48k. A
 rating is the true mean + the image's own effect (shared by its raters and criteria) + the
@@ -41,6 +41,7 @@ from workbench.app.analytics.queue_policy import (  # noqa: E402
 )
 from workbench.app.analytics.scores import interval_from_moments  # noqa: E402
 from workbench.app.analytics.stopping_rule import (  # noqa: E402
+    FOCUS_REFRESH,
     CheckpointPoint,
     focus_checkpoints,
     recommend,
@@ -52,7 +53,7 @@ CRITERIA = ("generality", "emoji_style", "quality")
 SAMPLE_SD, BIAS_SD, NOISE_SD = 0.6, 0.3, 0.9
 INDIFFERENCE = 0.15
 TARGET, OVERLAP, REPEATS, MIN_OVERLAP_RATERS, MIN_RATED = 2, 0.2, 5, 2, 12
-EVERY = 16  # evaluate (and refresh the adaptive focus) every this many ratings
+EVERY = 16  # evaluate the recommendation every this many ratings
 
 
 def true_means(step: int) -> np.ndarray:
@@ -82,9 +83,10 @@ def points_from(sums: np.ndarray, counts: np.ndarray, checkpoint_of: np.ndarray,
     return points
 
 
-def simulate(args: tuple[int, str, int, int]) -> list[int]:
-    """One run: the recommended step after every EVERY ratings, up to `budget` (-1: held back)."""
-    run, queue, raters, budget = args
+def simulate(args: tuple[int, str, int, int, int]) -> list[int]:
+    """One run: the recommended step after every EVERY ratings, up to `budget` (-1: held back); the
+    adaptive focus recomputed whenever `refresh` more ratings are stored (silent repeats are kept apart)."""
+    run, queue, raters, budget, refresh = args
     rng = np.random.default_rng(seed_for("bench-queue", run))
     ids = list(range(101, 101 + len(STEPS)))
     items = [Item(1 + c * PROMPTS + p, ids[c], 500 + p) for c in range(len(STEPS)) for p in range(PROMPTS)]
@@ -102,6 +104,7 @@ def simulate(args: tuple[int, str, int, int]) -> list[int]:
     sums = np.zeros((len(items), 3))
     counts = np.zeros(len(items), dtype=int)
     focus: frozenset[int] | None = None
+    total, version = 0, -1  # ratings stored so far (repeats apart); the focus's version
     outcome = []
     for n in range(1, budget + 1):
         r = (n - 1) % raters
@@ -119,7 +122,11 @@ def simulate(args: tuple[int, str, int, int]) -> list[int]:
                 count_by_sample[pick.sample_id] = count_by_sample.get(pick.sample_id, 0) + 1
                 sums[i] += scores
                 counts[i] += 1
+                total += 1
             previous[r] = items[i]
+        if queue == "adaptive" and total // refresh != version:  # the Rate page's rating_queue.focus_version
+            version = total // refresh
+            focus = focus_checkpoints(points_from(sums, counts, checkpoint_of, ids))
         if n % EVERY == 0:
             points = points_from(sums, counts, checkpoint_of, ids)
             done = sum(1 for r_ in range(raters) if overlap <= set(rated[r_]))
@@ -129,7 +136,6 @@ def simulate(args: tuple[int, str, int, int]) -> list[int]:
             shown = hold_back(coverage, MIN_OVERLAP_RATERS, MIN_RATED).show_recommendation
             recommendation = recommend(points) if shown else None
             outcome.append(-1 if recommendation is None else recommendation.step)
-            focus = focus_checkpoints(points)
     return outcome
 
 
@@ -154,6 +160,8 @@ def main() -> int:
     parser.add_argument("--raters", type=int, default=3)
     parser.add_argument("--budget", type=int, default=2400, help="ratings per run")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--refresh", type=int, default=FOCUS_REFRESH,
+                        help="refresh the adaptive focus every this many ratings (all raters)")
     parser.add_argument("--plot", type=Path, default=None, help="write the figure here (PNG)")
     args = parser.parse_args()
     truth = np.array([true_means(s) for s in STEPS]).mean(axis=1)
@@ -164,7 +172,8 @@ def main() -> int:
     for queue in ("uniform", "adaptive"):
         started = time.perf_counter()
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            runs = list(pool.map(simulate, [(run, queue, args.raters, args.budget) for run in range(args.runs)], chunksize=4))
+            runs = list(pool.map(simulate, [(run, queue, args.raters, args.budget, args.refresh) for run in range(args.runs)],
+                                 chunksize=4))
         right = np.isin(np.array(runs), list(acceptable_steps()))
         results[queue] = right
         n = needed(right)

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from db.models import SCORE_COLUMNS, SCORE_VALUES, CheckpointRaterCount, Rating, Sample, SampleRatingStats
+from db.models import (
+    SCORE_COLUMNS,
+    SCORE_VALUES,
+    Checkpoint,
+    CheckpointRaterCount,
+    Rating,
+    Sample,
+    SampleRatingStats,
+)
 from db.upsert import conflict_insert, prepared
 
 COUNT_COLUMNS = tuple(f"{c}_{v}" for c in SCORE_COLUMNS for v in SCORE_VALUES)
@@ -83,6 +91,14 @@ def record_change(
         session.execute(statements["count_add"], {"checkpoint_id": checkpoint_id, "rater_id": rater_id})
     elif d_ratings < 0:
         session.execute(statements["count_undo"], {"key_checkpoint_id": checkpoint_id, "key_rater_id": rater_id})
+
+
+def run_ratings_total(session: Session, run_id: int) -> int:
+    """How many ratings the run's samples have (from the aggregates: one indexed sum, not a count of ratings)."""
+    run_checkpoints = select(Checkpoint.id).where(Checkpoint.run_id == run_id)
+    total = session.scalar(select(func.sum(CheckpointRaterCount.ratings))
+                           .where(CheckpointRaterCount.checkpoint_id.in_(run_checkpoints)))
+    return int(total or 0)
 
 
 def rebuild(session: Session, checkpoint_ids: Sequence[int] | None = None) -> None:

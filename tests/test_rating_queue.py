@@ -256,3 +256,34 @@ def test_a_raters_order_is_computed_once_per_set_of_samples():
     shrunk = rows[1:]  # a sample deleted
     assert {it.sample_id for it in rating_queue.rater_order(shrunk, 7)} == {r[0] for r in shrunk}
     assert rating_queue.rater_order(rows, 8) != first  # another rater's seed
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_adaptive_focus_is_recomputed_after_every_few_new_ratings(backend, request):
+    """The Rate page caches the adaptive focus under `focus_version`, which moves on after every
+    FOCUS_REFRESH new ratings of the run (what bench/bench_queue.py simulates): before, the focus was
+    cached for 30 s, about 20 ratings with three raters, and the bench refreshed it every 16."""
+    from workbench.app.analytics.stopping_rule import FOCUS_REFRESH
+
+    engine = request.getfixturevalue("engine" if backend == "sqlite" else "pg_engine")
+    seeded = seed_big_ids(engine)
+    r1, r2 = seeded.raters["rater1"][0], seeded.raters["rater2"][0]
+    with read_session(engine) as s:
+        assert rating_queue.focus_version(s, seeded.run_id) == 0
+    walk(engine, r1, seeded.run_id, FOCUS_REFRESH - 1)
+    with read_session(engine) as s:
+        assert rating_queue.focus_version(s, seeded.run_id) == 0
+    walk(engine, r2, seeded.run_id, 1)
+    with read_session(engine) as s:
+        assert rating_queue.focus_version(s, seeded.run_id) == 1
+        rated = queue_snapshot(s, seeded.run_id, r2).rated
+    with write_session(engine) as s:  # an undo takes the run back below the mark
+        from db.ratings import delete_rating
+
+        delete_rating(s, r2, rated[0])
+    with read_session(engine) as s:
+        assert rating_queue.focus_version(s, seeded.run_id) == 0
+    walk(engine, r1, seeded.run_id, 2 * FOCUS_REFRESH)  # counts every rater's ratings of the run
+    with read_session(engine) as s:
+        total = s.scalar(select(func.count()).select_from(Rating))
+        assert rating_queue.focus_version(s, seeded.run_id) == total // FOCUS_REFRESH >= 2

@@ -12,6 +12,7 @@ from functools import lru_cache
 from sqlalchemy.orm import Session
 
 from db.rating_design import Design, get_design
+from db.rating_stats import run_ratings_total
 from db.ratings import RateItem, last_rated_sample_id, queue_snapshot, rate_item
 from db.scores import checkpoint_scores
 from workbench.app.analytics.queue_policy import (
@@ -23,7 +24,7 @@ from workbench.app.analytics.queue_policy import (
     overlap_set,
     seed_for,
 )
-from workbench.app.analytics.stopping_rule import checkpoint_points, focus_checkpoints
+from workbench.app.analytics.stopping_rule import FOCUS_REFRESH, checkpoint_points, focus_checkpoints
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,13 @@ def rater_order(rows: tuple[tuple[int, int, int], ...], seed: int) -> tuple[Item
 def adaptive_focus(session: Session, run_id: int) -> frozenset[int]:
     """The checkpoints the adaptive queue rates first (see stopping_rule.focus_checkpoints)."""
     return focus_checkpoints(checkpoint_points(checkpoint_scores(session, run_id)))
+
+
+def focus_version(session: Session, run_id: int) -> int:
+    """Changes after every FOCUS_REFRESH new ratings of the run: the key under which a caller may
+    cache `adaptive_focus` (bench/bench_queue.py refreshes it as often: more often is more adaptive,
+    every 16 ratings needed 704 ratings to be right, every 4 needed 640, README)."""
+    return run_ratings_total(session, run_id) // FOCUS_REFRESH
 
 
 def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id: int | None = None,

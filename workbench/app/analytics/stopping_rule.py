@@ -128,6 +128,7 @@ def undecided_checkpoints(points: Sequence[CheckpointPoint], min_samples: int = 
 
 
 FOCUS_SIZE = 2
+FOCUS_REFRESH = 4  # the adaptive focus is recomputed after every this many new ratings of the run (all raters)
 
 
 def focus_checkpoints(points: Sequence[CheckpointPoint], size: int = FOCUS_SIZE, min_samples: int = 2) -> frozenset[int]:

@@ -71,9 +71,9 @@ def _focus(session, run_id: int) -> frozenset[int]:
     return rating_queue.adaptive_focus(session, run_id)
 
 
-@st.cache_data(ttl=shared.QUERY_TTL_S, show_spinner=False)
-def _cached_focus(url: str, run_id: int) -> frozenset[int]:
-    # The adaptive queue's focus may lag a few seconds: it is not dropped after every rating.
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_focus(url: str, run_id: int, version: int) -> frozenset[int]:
+    # Recomputed once the run has FOCUS_REFRESH more ratings (`version`), by whichever rater gets there first.
     with read_session(shared.engine()) as session:
         return _focus(session, run_id)
 
@@ -102,7 +102,10 @@ def advance(previous: int | None) -> None:
         S["rate.view"] = None
         return
     with shared.reading() as session:
-        focus = _cached_focus(shared.db_url(), run_id) if get_design(session, run_id).queue == "adaptive" else None
+        if get_design(session, run_id).queue == "adaptive":
+            focus = _cached_focus(shared.db_url(), run_id, rating_queue.focus_version(session, run_id))
+        else:
+            focus = None
         nxt = rating_queue.next_item(session, rater.id, run_id, previous, focus)
     if nxt is None:
         S["rate.view"] = None
