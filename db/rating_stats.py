@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -46,7 +46,7 @@ def _stats_add(session: Session):
 def _count_add(session: Session):
     counts = CheckpointRaterCount.__table__
     return (conflict_insert(session, CheckpointRaterCount)
-            .values(checkpoint_id=bindparam("checkpoint_id"), rater_id=bindparam("rater_id"), ratings=1)
+            .values(checkpoint_id=bindparam("checkpoint_id"), rater_id=bindparam("rater_id"), ratings=literal_column("1"))
             .on_conflict_do_update(index_elements=["checkpoint_id", "rater_id"], set_={"ratings": counts.c.ratings + 1}))
 
 
@@ -82,8 +82,13 @@ def record_change(
     d_ratings = (new is not None) - (old is not None)
     statements = _statements(session)
     if new is not None:
-        session.execute(statements["stats_add"], {"sample_id": sample_id, "checkpoint_id": checkpoint_id,
-                                                  "ratings": d_ratings, **{c: delta[c] for c in COUNT_COLUMNS}})
+        added = {"sample_id": sample_id, "checkpoint_id": checkpoint_id, "ratings": d_ratings,
+                 **{c: delta[c] for c in COUNT_COLUMNS}}
+        if d_ratings > 0 and session.get_bind().dialect.name == "postgresql":  # one round trip for both
+            session.execute(prepared(session, "stats and count add", lambda s: [_stats_add(s), _count_add(s)]),
+                            {**added, "rater_id": rater_id})
+            return
+        session.execute(statements["stats_add"], added)
     else:
         session.execute(statements["stats_undo"], {"key_sample_id": sample_id, "d_ratings": d_ratings,
                                                    **{f"d_{c}": delta[c] for c in COUNT_COLUMNS}})

@@ -85,15 +85,22 @@ def save_rating(
     checkpoint_id = _lock_sample(session, sample_id)
     if checkpoint_id is None:
         raise SampleNotFound(f"sample {sample_id} no longer exists (it was deleted); nothing was saved")
-    old = _current_scores(session, rater_id, sample_id)
     now = utcnow()
     values = {"rater_id": rater_id, "sample_id": sample_id, "generality": scores.generality,
               "emoji_style": scores.emoji_style, "quality": scores.quality, "created_at": now, "updated_at": now}
-    if comment is None:  # an edit keeps the comment there was
-        upsert = prepared(session, "rating upsert", _rating_upsert)
-    else:
-        upsert, values["comment"] = prepared(session, "rating upsert with comment", _rating_upsert_with_comment), comment
-    rating_id = session.execute(upsert, values).scalar_one()
+    key = "rating upsert" if comment is None else "rating upsert with comment"  # an edit keeps the comment there was
+    if comment is not None:
+        values["comment"] = comment
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: the upsert returns the scores it replaced. Safe because the sample's lock is
+        # already held (a statement that waits for a lock sees other rows as they were when it began).
+        row = session.execute(prepared(session, f"{key} returning old", _rating_upsert_returning_old(comment is not None)),
+                              values).one()
+        rating_id, old = row[0], (None if row[1] is None else (row[1], row[2], row[3]))
+    else:  # SQLite evaluates such a WITH after the insert: it would return the new scores
+        old = _current_scores(session, rater_id, sample_id)
+        upsert = prepared(session, key, _rating_upsert_with_comment if comment is not None else _rating_upsert)
+        rating_id = session.execute(upsert, values).scalar_one()
     _record(session, sample_id, checkpoint_id, rater_id, old, (scores.generality, scores.emoji_style, scores.quality))
     return SavedRating(rating_id=rating_id, sample_id=sample_id, created=old is None)
 
@@ -108,6 +115,15 @@ def _rating_upsert(session: Session, with_comment: bool = False):
 
 def _rating_upsert_with_comment(session: Session):
     return _rating_upsert(session, with_comment=True)
+
+
+def _rating_upsert_returning_old(with_comment: bool):
+    def build(session: Session):
+        old = (select(Rating.generality, Rating.emoji_style, Rating.quality)
+               .where(Rating.rater_id == bindparam("rater_id"), Rating.sample_id == bindparam("sample_id")).cte("old"))
+        upsert = _rating_upsert(session, with_comment)
+        return upsert.add_cte(old).returning(*(select(c).scalar_subquery() for c in old.c))
+    return build
 
 
 def add_ratings_bulk(session: Session, rows: list[dict]) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.sql import compiler
 
 from db.engine import read_session, write_session
@@ -65,6 +65,15 @@ def _check(engine, monkeypatch) -> None:
         save_rating(s, rater_id, samples[10], Scores(1, 1, 1))
     with read_session(engine) as s:
         assert s.scalar(select(Rating.comment).where(Rating.rater_id == rater_id, Rating.sample_id == samples[10])) == "mended"
+
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: sent.append(sql))
+    with write_session(engine) as s:  # a first rating of a sample: what goes to the database
+        save_rating(s, rater_id, samples[11], Scores(2, 3, 4))
+    statements = [q for q in sent if not q.lstrip().upper().startswith(("BEGIN", "COMMIT", "SELECT 1"))]
+    # PostgreSQL: lock the sample; upsert returning the old scores; both aggregates in one (a round
+    # trip each). SQLite has no round trips to save: lock, old scores, upsert, two aggregates.
+    assert len(statements) == (3 if engine.dialect.name == "postgresql" else 5), statements
 
 
 def test_warm_saves_compile_nothing_on_sqlite(engine, monkeypatch):
