@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
@@ -266,13 +267,9 @@ class _QueueStatements:
         self.history = select(both.c.kind, both.c.sample_id).order_by(both.c.kind, both.c.at, both.c.n)
 
 
-_QUEUE: list[_QueueStatements] = []
-
-
+@cache
 def _queue_statements() -> _QueueStatements:
-    if not _QUEUE:
-        _QUEUE.append(_QueueStatements())
-    return _QUEUE[0]
+    return _QueueStatements()
 
 
 def run_items(session: Session, run_id: int) -> list[tuple[int, int, int]]:
