@@ -73,6 +73,8 @@ def error_kind(exc: BaseException) -> str:
 # ---- direct raters (one process each) ---------------------------------------------------------------
 
 def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float, stop_at: float, out) -> None:
+    from sqlalchemy import event
+
     from db.engine import make_engine, read_session, write_session
     from db.login import log_in
     from db.login_sessions import require_live
@@ -83,6 +85,12 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
     rng = random.Random(seed)
     engine = make_engine(url, pool_size=2) if url.startswith("postgresql") else make_engine(url)
     ops, pages, errors = [], 0, Counter()
+    marks: list[tuple[str, float]] = []  # where a save's time goes: statements, commit, the rest
+    event.listen(engine, "before_cursor_execute", lambda *_: marks.append(("sent", time.perf_counter())))
+    event.listen(engine, "after_cursor_execute", lambda *_: marks.append(("answered", time.perf_counter())))
+    event.listen(engine, "commit", lambda *_: marks.append(("commit", time.perf_counter())))
+    event.listen(engine, "checkout", lambda *_: marks.append(("checkout", time.perf_counter())))
+    event.listen(engine, "connect", lambda *_: marks.append(("connect", time.perf_counter())))
     try:
         login = log_in(engine, token, f"soak-{rater_id}")
         time.sleep(max(0.0, start_at - time.time()))
@@ -109,6 +117,7 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
             else:  # a silent repeat is saved apart, as the Rate page does (it never touches the first rating)
                 kind, sample_id = ("repeat" if item.kind == "repeat" else "save"), item.item.sample_id
             scores = Scores(rng.randint(1, 5), rng.randint(1, 5), rng.randint(1, 5))
+            marks.clear()
             started = time.perf_counter()
             try:
                 with write_session(engine) as s:
@@ -124,7 +133,8 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
                 ok, why = False, error_kind(exc)
                 errors[f"{kind} {why}"] += 1
             elapsed = time.perf_counter() - started
-            ops.append((kind, sample_id, (scores.generality, scores.emoji_style, scores.quality), ok, elapsed))
+            ops.append((kind, sample_id, (scores.generality, scores.emoji_style, scores.quality), ok, elapsed,
+                        phases(started, started + elapsed, marks)))
             if kind != "repeat":
                 previous = None if kind == "undo" else sample_id
     except Exception as exc:  # noqa: BLE001
@@ -133,6 +143,23 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
     finally:
         engine.dispose()
         out.put({"role": "direct", "rater_id": rater_id, "ops": ops, "pages": pages, "errors": dict(errors)})
+
+
+def phases(started: float, ended: float, marks: list[tuple[str, float]]) -> dict[str, float]:
+    """One save's seconds: before its first statement (pool checkout and its ping, Python), in
+    statements (each a round trip; the driver's BEGIN goes with the first), in COMMIT (on
+    PostgreSQL the WAL flush), and the Python between them."""
+    sent = [t for kind, t in marks if kind == "sent"]
+    answered = [t for kind, t in marks if kind == "answered"]
+    commit = next((t for kind, t in marks if kind == "commit"), ended)
+    if not sent or len(sent) != len(answered):
+        return {}
+    statements = sum(b - a for a, b in zip(sent, answered, strict=True))
+    checkout = sent[0] - started
+    pool = next((t for kind, t in marks if kind == "checkout"), started) - started
+    return {"pool": pool, "checkout": checkout, "statements": statements, "commit": ended - commit,
+            "python": max(0.0, (ended - started) - checkout - statements - (ended - commit)),
+            "connects": sum(1 for kind, _ in marks if kind == "connect")}
 
 
 # ---- the sampler: a checkpoint with 64 images every 5 s -----------------------------------------------
@@ -376,13 +403,13 @@ def check_ledgers(url: str, direct: list[dict], browsers: list[dict], ids: dict,
         mine = stored_rows.get(record["rater_id"], {})
         last_ok: dict[int, tuple] = {}
         ops = [op for op in record["ops"] if op[0] != "repeat"]  # repeats go to rating_repeats, not ratings
-        for index, (kind, sample_id, scores, ok, _) in enumerate(ops):
+        for index, (kind, sample_id, scores, ok, *_) in enumerate(ops):
             if kind != "undo":
                 attempted += 1
             if ok:
                 last_ok[sample_id] = (kind, scores, index)
         final_index = {sid: idx for sid, (_, _, idx) in last_ok.items()}
-        for index, (kind, sample_id, scores, ok, _) in enumerate(ops):
+        for index, (kind, sample_id, scores, ok, *_) in enumerate(ops):
             if kind == "undo" or not ok:
                 continue
             if final_index.get(sample_id) != index:
@@ -500,6 +527,7 @@ def soak(label: str, url: str, home: Path, args) -> str:
     print(f"  save latency (direct, login re-check + save, one transaction): p50 {percentile(saves, 50):.1f} ms, "
           f"p95 {percentile(saves, 95):.1f} ms, p99 {percentile(saves, 99):.1f} ms, max {max(saves, default=0):.1f} ms "
           f"({len(saves)} saves); undo p99 {percentile(undos, 99):.1f} ms")
+    print("  " + where_time_goes([op for r in direct for op in r["ops"] if op[0] != "undo" and op[3]]))
     if clicks:
         print(f"  browser key press → next image shown: p50 {percentile(clicks, 50):.0f} ms, "
               f"p95 {percentile(clicks, 95):.0f} ms, p99 {percentile(clicks, 99):.0f} ms ({len(clicks)} actions)")
@@ -517,6 +545,19 @@ def soak(label: str, url: str, home: Path, args) -> str:
     print(f"  errors by kind: {dict(errors) if errors else 'none'}")
     return (f"{label}: ratings attempted {verdict['attempted']}, stored {verdict['stored']}, lost {verdict['lost']}, "
             f"duplicated {verdict['duplicated']}, errors {sum(errors.values())}, p99 save {percentile(saves, 99):.0f} ms")
+
+
+def where_time_goes(ops: list[tuple]) -> str:
+    """The mean split of the slowest 1 % of saves against all of them."""
+    timed = sorted((op for op in ops if op[5]), key=lambda op: op[4])
+    if not timed:
+        return "where a save's time goes: not measured"
+    slow = timed[-max(1, len(timed) // 100):]
+
+    def split(group: list[tuple]) -> str:
+        return ", ".join(f"{key} {sum(op[5][key] for op in group) / len(group) * 1000:.1f}"
+                         for key in ("pool", "checkout", "statements", "commit", "python", "connects"))
+    return (f"where a save's time goes (mean ms): all {split(timed)}; slowest 1 % ({len(slow)}) {split(slow)}")
 
 
 def main() -> int:

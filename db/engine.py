@@ -1,4 +1,5 @@
-"""URL → engine. SQLite gets foreign keys, WAL and a busy timeout on every connection."""
+"""URL → engine. SQLite gets foreign keys, WAL and a busy timeout on every connection; PostgreSQL's pool
+pings a connection only when it sat idle."""
 from __future__ import annotations
 
 import sqlite3
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 
 import db.limits  # noqa: F401  (every ORM flush checks text limits the same on SQLite and PostgreSQL)
@@ -18,6 +19,7 @@ from db.errors import EmojichError
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 BUSY_POLL_S = (0.001, 0.005)  # a waiting writer retries BEGIN IMMEDIATE this often (first, at most)
 WRITE_OPTION = "emojich_write"
+PING_AFTER_IDLE_S = 10.0  # PostgreSQL: a pooled connection idle this long is pinged before it is used
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -94,8 +96,47 @@ def _make_engine(parsed, url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    # SQLAlchemy's pool_pre_ping pings at every checkout: one more round trip for every page read
+    # and every save (one in seven of a save's, and on a busy 2-core machine each round trip is a chance
+    # to wait for the scheduler). A connection handed back a moment ago is alive unless the server
+    # restarted, and then the first statement fails, SQLAlchemy drops every pooled connection, and
+    # the person gets database_trouble's line. Connections that sat idle, which proxies, firewalls
+    # and idle timeouts drop, are still pinged and replaced without an error.
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _handed_back(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection idle {time.monotonic() - idle_since:.0f} s is gone") from exc
+
+
+def database_trouble(exc: OperationalError) -> str | None:
+    """The one line a person gets for a database that could not serve them right now, or None for an
+    error that is a bug to report. Nothing was written in either case (the transaction rolled back)."""
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    if "locked" in text or "busy" in text:
+        return (f"The database is busy: another job has held its write lock for over "
+                f"{SQLITE_BUSY_TIMEOUT_MS // 1000} seconds. Nothing was saved; reload the page in a moment.")
+    if exc.connection_invalidated:
+        return ("The connection to the database was lost (its server restarted or dropped it). Nothing was "
+                "saved; reload the page to reconnect.")
+    return None
 
 
 @contextmanager

@@ -66,3 +66,28 @@ def test_metrics_upsert_overwrites_same_step(engine):
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT name, value FROM metrics ORDER BY name")).all()
     assert rows == [("loss", 0.5), ("lr", 1e-5)]
+
+
+def test_a_write_lock_held_past_the_timeout_is_one_line(db_url, monkeypatch):
+    """SQLite: a writer that cannot get the lock in time gets the page's one line, not a traceback."""
+    import sqlite3
+
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    import db.engine
+    from db.engine import database_trouble
+
+    monkeypatch.setattr(db.engine, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(OperationalError) as caught, write_session(engine) as s:
+            s.execute(text("SELECT 1"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()
+    message = database_trouble(caught.value)
+    assert message is not None and "\n" not in message and "Nothing was saved" in message

@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from db.engine import database_trouble
 from db.errors import EmojichError, InvalidToken
 from db.login import log_in
 from db.login_limits import LoginThrottled
@@ -158,10 +159,10 @@ def main() -> None:
     try:
         _run()
     except OperationalError as exc:  # SQLite's write lock held past the busy timeout (30 s), a lost connection
-        if "locked" not in str(exc) and "busy" not in str(exc):
+        message = database_trouble(exc)
+        if message is None:
             raise
-        st.error("The database is busy: another job has held its write lock for over 30 seconds. Nothing was "
-                 "saved; reload the page in a moment.")
+        st.error(message)
 
 
 def _run() -> None:
