@@ -146,19 +146,19 @@ def direct_rater(url: str, token: str, rater_id: int, seed: int, start_at: float
 
 
 def phases(started: float, ended: float, marks: list[tuple[str, float]]) -> dict[str, float]:
-    """One save's seconds: before its first statement (pool checkout and its ping, Python), in
-    statements (each a round trip; the driver's BEGIN goes with the first), in COMMIT (on
-    PostgreSQL the WAL flush), and the Python between them."""
+    """One save's seconds: `checkout` from the pool (PostgreSQL: with its ping), `begin` up to the first
+    statement (SQLite: waiting for the write lock), in `statements` (each a round trip; psycopg's
+    BEGIN goes with the first), in `commit` (PostgreSQL: the WAL flush), and the `python` between."""
     sent = [t for kind, t in marks if kind == "sent"]
     answered = [t for kind, t in marks if kind == "answered"]
     commit = next((t for kind, t in marks if kind == "commit"), ended)
     if not sent or len(sent) != len(answered):
         return {}
     statements = sum(b - a for a, b in zip(sent, answered, strict=True))
-    checkout = sent[0] - started
-    pool = next((t for kind, t in marks if kind == "checkout"), started) - started
-    return {"pool": pool, "checkout": checkout, "statements": statements, "commit": ended - commit,
-            "python": max(0.0, (ended - started) - checkout - statements - (ended - commit)),
+    checkout = next((t for kind, t in marks if kind == "checkout"), started) - started
+    begin = sent[0] - started - checkout
+    return {"checkout": checkout, "begin": begin, "statements": statements, "commit": ended - commit,
+            "python": max(0.0, (ended - started) - checkout - begin - statements - (ended - commit)),
             "connects": sum(1 for kind, _ in marks if kind == "connect")}
 
 
@@ -555,9 +555,10 @@ def where_time_goes(ops: list[tuple]) -> str:
     slow = timed[-max(1, len(timed) // 100):]
 
     def split(group: list[tuple]) -> str:
-        return ", ".join(f"{key} {sum(op[5][key] for op in group) / len(group) * 1000:.1f}"
-                         for key in ("pool", "checkout", "statements", "commit", "python", "connects"))
-    return (f"where a save's time goes (mean ms): all {split(timed)}; slowest 1 % ({len(slow)}) {split(slow)}")
+        ms = ", ".join(f"{key} {sum(op[5][key] for op in group) / len(group) * 1000:.1f}"
+                       for key in ("checkout", "begin", "statements", "commit", "python"))
+        return f"{ms} (new connections {sum(op[5]['connects'] for op in group)})"
+    return f"where a save's time goes (mean ms): all {split(timed)}; slowest 1 % ({len(slow)}) {split(slow)}"
 
 
 def main() -> int:

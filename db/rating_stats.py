@@ -9,6 +9,7 @@ number of samples, not of ratings.
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 
@@ -50,23 +51,17 @@ def _count_add(session: Session):
             .on_conflict_do_update(index_elements=["checkpoint_id", "rater_id"], set_={"ratings": counts.c.ratings + 1}))
 
 
-def _statements(session: Session) -> dict:
-    """The four statements record_change runs, built once (the two upserts compiled once per
-    database kind: db/upsert.py `prepared`) and executed with parameters."""
-    if not _UPDATES:
-        stats, counts = SampleRatingStats.__table__, CheckpointRaterCount.__table__
-        deltas = ("ratings", *COUNT_COLUMNS)
-        _UPDATES["stats_undo"] = (update(stats).where(stats.c.sample_id == bindparam("key_sample_id"))
-                                  .values({c: stats.c[c] + bindparam(f"d_{c}") for c in deltas}))  # it counted this rating
-        _UPDATES["count_undo"] = (update(counts)
-                                  .where(counts.c.checkpoint_id == bindparam("key_checkpoint_id"),
-                                         counts.c.rater_id == bindparam("key_rater_id"))
-                                  .values(ratings=counts.c.ratings - 1))
-    return {"stats_add": prepared(session, "stats add", _stats_add),
-            "count_add": prepared(session, "count add", _count_add), **_UPDATES}
-
-
-_UPDATES: dict = {}
+@functools.cache
+def _undo_updates() -> tuple:
+    """The two UPDATEs of an undo, built once (plain UPDATEs: SQLAlchemy caches their compiled form)."""
+    stats, counts = SampleRatingStats.__table__, CheckpointRaterCount.__table__
+    deltas = ("ratings", *COUNT_COLUMNS)
+    stats_undo = (update(stats).where(stats.c.sample_id == bindparam("key_sample_id"))
+                  .values({c: stats.c[c] + bindparam(f"d_{c}") for c in deltas}))  # it counted this rating
+    count_undo = (update(counts)
+                  .where(counts.c.checkpoint_id == bindparam("key_checkpoint_id"), counts.c.rater_id == bindparam("key_rater_id"))
+                  .values(ratings=counts.c.ratings - 1))
+    return stats_undo, count_undo
 
 
 def record_change(
@@ -80,7 +75,6 @@ def record_change(
     delta = _counts(new)
     delta.subtract(_counts(old))
     d_ratings = (new is not None) - (old is not None)
-    statements = _statements(session)
     if new is not None:
         added = {"sample_id": sample_id, "checkpoint_id": checkpoint_id, "ratings": d_ratings,
                  **{c: delta[c] for c in COUNT_COLUMNS}}
@@ -88,14 +82,14 @@ def record_change(
             session.execute(prepared(session, "stats and count add", lambda s: [_stats_add(s), _count_add(s)]),
                             {**added, "rater_id": rater_id})
             return
-        session.execute(statements["stats_add"], added)
+        session.execute(prepared(session, "stats add", _stats_add), added)
     else:
-        session.execute(statements["stats_undo"], {"key_sample_id": sample_id, "d_ratings": d_ratings,
-                                                   **{f"d_{c}": delta[c] for c in COUNT_COLUMNS}})
+        session.execute(_undo_updates()[0], {"key_sample_id": sample_id, "d_ratings": d_ratings,
+                                             **{f"d_{c}": delta[c] for c in COUNT_COLUMNS}})
     if d_ratings > 0:
-        session.execute(statements["count_add"], {"checkpoint_id": checkpoint_id, "rater_id": rater_id})
+        session.execute(prepared(session, "count add", _count_add), {"checkpoint_id": checkpoint_id, "rater_id": rater_id})
     elif d_ratings < 0:
-        session.execute(statements["count_undo"], {"key_checkpoint_id": checkpoint_id, "key_rater_id": rater_id})
+        session.execute(_undo_updates()[1], {"key_checkpoint_id": checkpoint_id, "key_rater_id": rater_id})
 
 
 def run_ratings_total(session: Session, run_id: int) -> int:

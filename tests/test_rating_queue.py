@@ -101,9 +101,8 @@ def test_next_item_with_things_left_to_rate(backend, request):
 def get_design_default(engine, run_id):
     with read_session(engine) as s:
         from db.ratings import run_items
-        from workbench.app.analytics.queue_policy import Item
 
-        return rating_queue.run_overlap([Item(*r) for r in run_items(s, run_id)], get_design(s, run_id))
+        return rating_queue.run_overlap(run_items(s, run_id), get_design(s, run_id))
 
 
 def test_three_raters_cover_the_design_and_repeats_never_overwrite(engine):

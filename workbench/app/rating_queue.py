@@ -6,6 +6,7 @@ All ordering happens here in Python, over the run's few thousand sample ids: no 
 in SQL (the old `(id * a + b) % (2^31 - 1)` overflowed PostgreSQL's integers)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,14 +34,14 @@ class Next:
     kind: str  # overlap | design | focus | extra | repeat (the page shows them all alike)
 
 
-def run_overlap(items: list[Item], design: Design) -> frozenset[int]:
-    rows = tuple((it.sample_id, it.checkpoint_id, it.prompt_id) for it in items)
-    return _overlap(rows, design.overlap_share, seed_for("overlap", design.run_id, design.seed))
+def run_overlap(rows: Sequence[tuple[int, int, int]], design: Design) -> frozenset[int]:
+    """The run's overlap set for its (sample, checkpoint, prompt) rows (db/ratings.py `run_items`, or a
+    queue snapshot's items): the one entry, computed once per process for each set of samples."""
+    return _overlap(tuple(rows), design.overlap_share, seed_for("overlap", design.run_id, design.seed))
 
 
 @lru_cache(maxsize=256)
 def _overlap(rows: tuple[tuple[int, int, int], ...], share: float, seed: int) -> frozenset[int]:
-    """The run's overlap set, once per process for each set of samples (as `rater_order`)."""
     return overlap_set([Item(*row) for row in rows], share, seed)
 
 
@@ -82,7 +83,7 @@ def rater_state(session: Session, run_id: int, rater_id: int, previous_sample_id
         focus = None
     return RaterState(
         order=order,
-        overlap=_overlap(rows, design.overlap_share, seed_for("overlap", design.run_id, design.seed)),
+        overlap=run_overlap(rows, design),
         rated=snapshot.rated,
         skipped=snapshot.skipped,
         repeated=snapshot.repeated,

@@ -12,7 +12,6 @@ from db.rating_design import get_design
 from db.ratings import run_items
 from db.scores import checkpoint_scores
 from workbench.app.analytics.hold_back import CheckpointCoverage, Coverage, HoldBack, hold_back
-from workbench.app.analytics.queue_policy import Item
 from workbench.app.analytics.rater_quality import ConsensusSums, RaterQuality, RetestSums, rater_quality
 from workbench.app.analytics.stopping_rule import Recommendation, checkpoint_points, recommend
 from workbench.app.rating_queue import run_overlap
@@ -20,7 +19,7 @@ from workbench.app.rating_queue import run_overlap
 
 def coverage(session: Session, run_id: int) -> Coverage:
     design = get_design(session, run_id)
-    overlap = run_overlap([Item(*row) for row in run_items(session, run_id)], design)
+    overlap = run_overlap(run_items(session, run_id), design)
     done = sum(1 for n in progress_through(session, overlap).values() if n >= len(overlap)) if overlap else 0
     counts = tuple(CheckpointCoverage(**asdict(c)) for c in checkpoint_counts(session, run_id))
     return Coverage(counts, len(overlap), done, raters_per_sample(session, run_id))
