@@ -97,8 +97,8 @@ def _make_engine(parsed, url: str, **kwargs) -> Engine:
         return engine
     # pre-ping: a pooled connection that a proxy, an idle timeout or a server restart dropped is replaced
     # before use. It costs a round trip per checkout, yet skipping it gained nothing measurable: for
-    # connections used in the last 10 s the soak's p99 save stayed where it was (97-124 ms against
-    # 86-103 ms in three runs each), because the first statement then pays the wake-up of the
+    # connections used in the last 10 s the soak's p99 save stayed where it was (82-124 ms against
+    # 80-169 ms in five runs each), because the first statement then pays the wake-up of the
     # server process that the ping paid before (README, Reliability).
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
