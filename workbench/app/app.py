@@ -22,6 +22,7 @@ from db.login import log_in
 from db.login_limits import LoginThrottled
 from db.login_sessions import check_live, end_session, restore
 from db.runs import list_runs
+from workbench.app import long_lived
 from workbench.app.app_pages import shared
 from workbench.app.components.session_cookie import session_cookie
 from workbench.app.plain_text import escape_markdown
@@ -163,6 +164,8 @@ def main() -> None:
         if message is None:
             raise
         st.error(message)
+    finally:  # st.stop and st.rerun end a run by raising, and the collection after them walks the heap too
+        long_lived.freeze_imports()
 
 
 def _run() -> None:
