@@ -19,6 +19,8 @@ BENCHES = {
     "generate": ["bench_generate.py", "--size", "tiny"],
     "captioner": ["bench_captioner.py", "--size", "tiny", "--threads", "1"],
     "dashboard": ["bench_dashboard.py"],
+    "rerun-gc": ["bench_rerun_gc.py"],
+    "save": ["bench_save.py"],
     "queue": ["bench_queue.py", "--plot", "docs/queue_simulation.png"],
     "segment": ["bench_segment.py"],
     "bot": ["bench_bot.py"],
