@@ -7,6 +7,10 @@ two thirds of the server's CPU under the soak (py-spy), 96-180 ms on a fast mach
 press, widget event and polling tick of every rater (bench/bench_rerun_gc.py). Modules, classes and
 functions live as long as the process, so once the imports are done they move to the collector's
 permanent generation (`gc.freeze`) and the collection after each run walks only what runs made.
+
+The price: an object alive at a freeze that later becomes garbage only through a reference cycle is
+never collected. A freeze happens only when modules were imported since the last one (the first runs of
+a process, the first visit of a page that imports more), so that is a bounded amount, once.
 """
 from __future__ import annotations
 
