@@ -105,15 +105,18 @@ def _make_engine(parsed, url: str, **kwargs) -> Engine:
 
 
 def database_trouble(exc: OperationalError) -> str | None:
-    """The one line a person gets for a database that could not serve them right now, or None for an
-    error that is a bug to report. Nothing was written in either case (the transaction rolled back)."""
-    text = str(exc.orig if exc.orig is not None else exc).lower()
-    if "locked" in text or "busy" in text:
+    """The one line a person gets for a database that could not serve them right now (held locked, not
+    reachable, connection lost), or None for an error that is a bug to report."""
+    orig = exc.orig if exc.orig is not None else exc
+    said = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else type(orig).__name__
+    if "locked" in said.lower() or "busy" in said.lower():
         return (f"The database is busy: another job has held its write lock for over "
                 f"{SQLITE_BUSY_TIMEOUT_MS // 1000} seconds. Nothing was saved; reload the page in a moment.")
-    if exc.connection_invalidated:
-        return ("The connection to the database was lost (its server restarted or dropped it). Nothing was "
-                "saved; reload the page to reconnect.")
+    if exc.connection_invalidated:  # lost in use: a COMMIT may have reached the server before it went
+        return ("The connection to the database was lost (its server restarted or dropped it); what you just did "
+                "may not have been saved. Reload the page to reconnect and check.")
+    if exc.statement is None:  # no statement: connecting failed (server down, restarting, refusing)
+        return f"The database cannot be reached right now ({said}). Nothing was saved; reload the page in a moment."
     return None
 
 

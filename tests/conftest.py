@@ -31,6 +31,17 @@ def _restore_main_module():
     sys.modules["__main__"] = main
 
 
+@pytest.fixture(autouse=True)
+def _unfreeze_the_heap():
+    """The app freezes the heap after runs that imported modules (workbench/app/long_lived.py); in the
+    server that is the point, in this test process it would keep every later test's garbage from the
+    collector, so each test ends unfrozen."""
+    import gc
+
+    yield
+    gc.unfreeze()
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"

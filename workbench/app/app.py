@@ -153,13 +153,13 @@ def navigation(logged_in: bool, is_admin: bool):
 
 def main() -> None:
     try:
-        shared.engine()
-    except EmojichError as exc:
-        st.error(escape_markdown(str(exc)))
-        st.stop()
-    try:
+        try:
+            shared.engine()
+        except EmojichError as exc:
+            st.error(escape_markdown(str(exc)))
+            st.stop()
         _run()
-    except OperationalError as exc:  # SQLite's write lock held past the busy timeout (30 s), a lost connection
+    except OperationalError as exc:  # the write lock held past the busy timeout, a lost or refused connection
         message = database_trouble(exc)
         if message is None:
             raise

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 from PIL import Image
+from sqlalchemy.exc import OperationalError
 
-from db.engine import make_engine, read_session, write_session
+from db.engine import database_trouble, make_engine, read_session, write_session
 from db.errors import EmojichError
 from db.home import Home, resolve_db_url
 from db.login_sessions import SessionEnded, require_live
@@ -127,7 +128,13 @@ def rerun_on_new_data(every_s: float = 5.0) -> None:
 
     @st.fragment(run_every=every_s)
     def watch() -> None:
-        if _data_version(url) != seen:
+        try:
+            changed = _data_version(url) != seen
+        except OperationalError as exc:  # the database is away for a moment: the next tick asks again
+            if database_trouble(exc) is None:
+                raise
+            return
+        if changed:
             st.rerun()
 
     watch()
