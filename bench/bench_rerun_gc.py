@@ -21,13 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.soak import BROWSER_ARGS, percentile  # noqa: E402
+from bench.soak import BROWSER_ARGS, percentile, start_server  # noqa: E402
 
 NO_FREEZE = ("import sys, workbench.app.long_lived as l; l.freeze_imports = lambda: False; "
              "from streamlit.web.cli import main; sys.argv = ['streamlit', *sys.argv[1:]]; main()")
@@ -39,28 +38,13 @@ def server_cpu_s(pid: int) -> float:
 
 
 def start(db_url: str, home: Path, freeze: bool) -> tuple[subprocess.Popen, str]:
-    import socket
+    """The Streamlit process itself (its CPU is what is measured), as `emojich workbench` starts it."""
+    from workbench.cli.workbench_server import streamlit_command
 
-    from workbench.cli.workbench_server import server_env, streamlit_command
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = streamlit_command(port, "127.0.0.1")
-    if not freeze:
-        command = [sys.executable, "-c", NO_FREEZE, *command[3:]]  # after `python -m streamlit`
-    env = {**server_env(home, db_url), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("the workbench did not start")
+    def command_for(port: int) -> list[str]:
+        command = streamlit_command(port, "127.0.0.1")
+        return command if freeze else [sys.executable, "-c", NO_FREEZE, *command[3:]]  # after `python -m streamlit`
+    return start_server(db_url, home, command_for)
 
 
 def rate(url: str, token: str, ratings: int, pid: int) -> dict:

@@ -347,7 +347,9 @@ def prepare(url: str, home: Path, raters: int) -> dict:
             "encode_s": time.perf_counter() - started}
 
 
-def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, home: Path, command_for=None) -> tuple[subprocess.Popen, str]:
+    """The workbench on a free local port, once its health endpoint answers. `command_for(port)`: another
+    command to serve it with (default `emojich workbench`)."""
     import socket
     import urllib.request
 
@@ -355,8 +357,9 @@ def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "EMOJICH_DB": url, "EMOJICH_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "workbench", "--port", str(port), "--headless",
-                             "--address", "127.0.0.1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = (command_for(port) if command_for else
+               [sys.executable, "-m", "workbench.cli", "workbench", "--port", str(port), "--headless", "--address", "127.0.0.1"])
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
