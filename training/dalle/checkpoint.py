@@ -40,13 +40,33 @@ def clean_leftovers(folder: Path, keep: set[str]) -> list[Path]:
 
 
 def save_atomic(state: dict, path: Path) -> None:
+    """Write `state` to `path` whole or not at all (a `.tmp`, then a rename). A write that fails or is
+    interrupted leaves nothing; an interrupt (Ctrl-C, or SIGTERM, which the CLI turns into one) is raised
+    as the interrupt even when torch's zip writer, closing the file it was cut off in, raised over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None and interrupt is not exc:
+            raise interrupt from None
+        raise
+
+
+def _interrupt_behind(exc: BaseException | None) -> KeyboardInterrupt | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__context__
+    return None
 
 
 def read_checkpoint(path: Path) -> dict:
