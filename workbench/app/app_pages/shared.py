@@ -183,8 +183,10 @@ def set_login(live) -> None:
     st.session_state["auth.login_id"] = live.login_id
     st.session_state["auth.rater"] = CurrentRater(live.rater_id, live.name, live.is_admin)
 def view_token() -> str:
-    """A fresh opaque token for one view of an image (what a page sends instead of an id)."""
-    return secrets.token_urlsafe(12)
+    """A fresh opaque token for one view of an image (what a page sends instead of an id). Hex: tokens go
+    into component keys, and Streamlit's bidirectional components refuse a key holding `__`, which a
+    URL-safe token has about once in 270."""
+    return secrets.token_hex(12)
 
 
 def _with_view_chunk(png_bytes: bytes, view: str) -> bytes:
